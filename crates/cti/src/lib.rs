@@ -1,0 +1,1 @@
+//! Callpop `cti` crate (being written).

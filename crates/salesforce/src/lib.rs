@@ -1,0 +1,1 @@
+//! Callpop `salesforce` crate (being written).

@@ -1,0 +1,1 @@
+//! Callpop `sf-emulator` crate (being written).

@@ -1,0 +1,1 @@
+//! Callpop `store` crate (being written).

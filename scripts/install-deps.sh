@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what Callpop's build, tests and demo need, skipping whatever is already present.
+# Idempotent: safe to run on every `make test`. Debian packages via apt-get (directly as root,
+# through sudo otherwise), npm packages from the lock files, cargo tools with `cargo install`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf 'deps: %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+
+# --- Debian packages -------------------------------------------------------------------
+# Each entry is "package[:command-or-file-that-proves-it-is-there]".
+debian_packages=(
+  "pkg-config:pkg-config"
+  "libdbus-1-dev:/usr/include/dbus-1.0/dbus/dbus.h"   # keyring's Secret Service backend
+  "nodejs:node"                                        # jsforce conformance test
+  "npm:npm"
+)
+
+missing=()
+for entry in "${debian_packages[@]}"; do
+  pkg=${entry%%:*}
+  probe=${entry#*:}
+  if [[ "$probe" == /* ]]; then
+    [ -e "$probe" ] && continue
+  else
+    command -v "$probe" >/dev/null 2>&1 && continue
+  fi
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' && continue
+  missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# --- cargo tools -----------------------------------------------------------------------
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+  log "installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+
+# --- npm packages (per folder with a package-lock.json) -------------------------------
+for lock in $(git ls-files '*package-lock.json' 2>/dev/null || true); do
+  dir=$(dirname "$lock")
+  stamp="$dir/node_modules/.package-lock.json"
+  if [ -f "$stamp" ] && [ "$stamp" -nt "$lock" ]; then continue; fi
+  log "npm ci in $dir"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+done
