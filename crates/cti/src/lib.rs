@@ -1,1 +1,19 @@
-//! Callpop `cti` crate (being written).
+//! Callpop's sans-IO CTI core.
+//!
+//! Contract: every function here is a pure function of plain values. There is no tokio, no
+//! socket, no HTTP, no SQLite and no clock in this crate: the time (`now`) and the agent's time
+//! zone are passed in by the caller, so every decision can be unit-tested with plain values.
+//!
+//! - [`phone`]: normalise caller IDs to E.164, recognise internal extensions, build the search
+//!   terms for Salesforce's phone search and rank what it returns.
+#![deny(missing_docs)]
+
+pub mod phone;
+pub mod record;
+pub mod text;
+
+pub use phone::{
+    format_for_display, is_internal, normalize, rank_matches, search_terms, InternalRule,
+    Normalized, PhoneError, Region,
+};
+pub use record::{Match, RecordRef};
