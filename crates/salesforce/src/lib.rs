@@ -14,15 +14,19 @@
 //!   `invalid_grant` leaves it in the reconnect-needed state until a new login.
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod error;
 pub mod escape;
 pub mod host;
+pub mod oauth;
 pub mod rest;
 pub mod tokens;
 pub mod usage;
 
+pub use client::{Client, ClientConfig, PendingLogin};
 pub use error::{ApiError, Error, ErrorClass, Result};
 pub use host::LoginHost;
+pub use oauth::{DeviceCode, DevicePoll};
 pub use rest::{
     ApiBase, ApiVersion, SaveResult, SearchIn, SearchObject, SearchRecord, SearchSpec, UserInfo,
 };
