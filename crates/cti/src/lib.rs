@@ -6,12 +6,20 @@
 //!
 //! - [`phone`]: normalise caller IDs to E.164, recognise internal extensions, build the search
 //!   terms for Salesforce's phone search and rank what it returns.
+//! - [`layout`]: softphone layouts per call type (fields, objects, screen-pop rules), imported and
+//!   exported as JSON; an import is all or nothing.
 #![deny(missing_docs)]
 
+pub mod layout;
 pub mod phone;
 pub mod record;
 pub mod text;
 
+pub use layout::{
+    CallField, CallType, CallTypeLayout, FieldSpec, FlowTarget, Layout, LayoutError,
+    MultipleMatchAction, NoMatchAction, ObjectSpec, OpenWithin, PanelSize, PopRules,
+    SalesforceImport, SingleMatchAction,
+};
 pub use phone::{
     format_for_display, is_internal, normalize, rank_matches, search_terms, InternalRule,
     Normalized, PhoneError, Region,
