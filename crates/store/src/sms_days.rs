@@ -1,0 +1,299 @@
+//! The SMS day map: (E.164 number, the agent's local date) → the Task that logs that day's
+//! messages, the message log itself (JSON) and whether a write is pending.
+//!
+//! One Task per number per local day: the first message of the day creates it, later ones update
+//! it. The local date is computed by the caller (in the agent's time zone) and stored as
+//! `YYYY-MM-DD`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{params, OptionalExtension, Row};
+use serde::{Deserialize, Serialize};
+
+use crate::{decode, encode, from_ms, to_ms, Error, Result, Store};
+
+/// Migration 4: the SMS day map.
+pub(crate) const MIGRATION: &str = "
+CREATE TABLE sms_days (
+    number     TEXT NOT NULL,              -- E.164
+    day        TEXT NOT NULL,              -- YYYY-MM-DD, the agent's local date
+    task_id    TEXT,                       -- once Salesforce created the Task
+    messages   TEXT NOT NULL,              -- JSON message log
+    pending    INTEGER NOT NULL,           -- 1 while a write is waiting
+    updated_at INTEGER NOT NULL,           -- unix ms
+    PRIMARY KEY (number, day)
+) STRICT;
+CREATE INDEX sms_days_pending ON sms_days (pending) WHERE pending = 1;
+";
+
+const TABLE: &str = "sms_days";
+const DAY_FORMAT: &str = "%Y-%m-%d";
+
+/// One number's SMS on one local day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SmsDay {
+    /// The remote number, E.164.
+    pub number: String,
+    /// The agent's local date.
+    pub day: NaiveDate,
+    /// The Task logging this day, once known.
+    pub task_id: Option<String>,
+    /// The day's messages (JSON, as the engine shaped them).
+    pub messages: serde_json::Value,
+    /// Whether a write to Salesforce is waiting.
+    pub pending: bool,
+    /// When the row was last written (set by the store).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The SMS day map (from [`Store::sms_days`]).
+#[derive(Debug, Clone, Copy)]
+pub struct SmsDays<'a> {
+    store: &'a Store,
+}
+
+impl<'a> SmsDays<'a> {
+    pub(crate) fn new(store: &'a Store) -> Self {
+        SmsDays { store }
+    }
+
+    /// The row for `number` on `day`, if any.
+    pub fn get(&self, number: &str, day: NaiveDate) -> Result<Option<SmsDay>> {
+        let conn = self.store.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT number, day, task_id, messages, pending, updated_at FROM sms_days
+             WHERE number = ?1 AND day = ?2",
+        )?;
+        let raw = stmt
+            .query_row(params![number, day_text(day)], RawDay::read)
+            .optional()?;
+        raw.map(RawDay::into_day).transpose()
+    }
+
+    /// Inserts a new day; [`Error::AlreadyExists`] when that (number, day) is already there.
+    /// `updated_at` is set to `now`.
+    pub fn insert(&self, day: &SmsDay, now: DateTime<Utc>) -> Result<()> {
+        if day.number.is_empty() {
+            return Err(Error::InvalidArgument {
+                what: "number",
+                reason: "the number must not be empty".into(),
+            });
+        }
+        let messages = encode(&day.messages, &key(&day.number, day.day))?;
+        let n = self
+            .store
+            .conn()
+            .prepare_cached(
+                "INSERT INTO sms_days (number, day, task_id, messages, pending, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![
+                day.number,
+                day_text(day.day),
+                day.task_id,
+                messages,
+                day.pending,
+                to_ms(now)
+            ])?;
+        if n == 0 {
+            return Err(Error::AlreadyExists {
+                table: TABLE,
+                key: key(&day.number, day.day),
+            });
+        }
+        Ok(())
+    }
+
+    /// Replaces the task id, messages and pending flag of an existing day; [`Error::NotFound`]
+    /// when it is not there. `updated_at` is set to `now`.
+    pub fn update(&self, day: &SmsDay, now: DateTime<Utc>) -> Result<()> {
+        let messages = encode(&day.messages, &key(&day.number, day.day))?;
+        let n = self
+            .store
+            .conn()
+            .prepare_cached(
+                "UPDATE sms_days SET task_id = ?3, messages = ?4, pending = ?5, updated_at = ?6
+                 WHERE number = ?1 AND day = ?2",
+            )?
+            .execute(params![
+                day.number,
+                day_text(day.day),
+                day.task_id,
+                messages,
+                day.pending,
+                to_ms(now)
+            ])?;
+        if n == 0 {
+            return Err(Error::NotFound {
+                table: TABLE,
+                key: key(&day.number, day.day),
+            });
+        }
+        Ok(())
+    }
+
+    /// Days with a pending write, oldest update first, at most `limit`.
+    pub fn pending(&self, limit: usize) -> Result<Vec<SmsDay>> {
+        let conn = self.store.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT number, day, task_id, messages, pending, updated_at FROM sms_days
+             WHERE pending = 1 ORDER BY updated_at, number, day LIMIT ?1",
+        )?;
+        let raws = stmt
+            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], RawDay::read)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(RawDay::into_day).collect()
+    }
+}
+
+fn day_text(day: NaiveDate) -> String {
+    day.format(DAY_FORMAT).to_string()
+}
+
+fn key(number: &str, day: NaiveDate) -> String {
+    format!("{number} {}", day_text(day))
+}
+
+struct RawDay {
+    number: String,
+    day: String,
+    task_id: Option<String>,
+    messages: String,
+    pending: bool,
+    updated_at: i64,
+}
+
+impl RawDay {
+    fn read(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(RawDay {
+            number: r.get(0)?,
+            day: r.get(1)?,
+            task_id: r.get(2)?,
+            messages: r.get(3)?,
+            pending: r.get(4)?,
+            updated_at: r.get(5)?,
+        })
+    }
+
+    fn into_day(self) -> Result<SmsDay> {
+        let key = format!("{} {}", self.number, self.day);
+        let day = NaiveDate::parse_from_str(&self.day, DAY_FORMAT).map_err(|e| Error::Corrupt {
+            table: TABLE,
+            key: key.clone(),
+            reason: format!("day is not YYYY-MM-DD: {e}"),
+        })?;
+        Ok(SmsDay {
+            day,
+            task_id: self.task_id,
+            messages: decode(&self.messages, TABLE, &key)?,
+            pending: self.pending,
+            updated_at: from_ms(self.updated_at, TABLE, &key)?,
+            number: self.number,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+    }
+
+    fn day(number: &str, d: NaiveDate) -> SmsDay {
+        SmsDay {
+            number: number.into(),
+            day: d,
+            task_id: None,
+            messages: json!([{"dir": "in", "text": "hello"}]),
+            pending: true,
+            updated_at: t(0),
+        }
+    }
+
+    #[test]
+    fn insert_get_update_round_trip() {
+        let store = Store::open_in_memory().expect("open");
+        let days = store.sms_days();
+        let d = date(2027, 1, 31);
+        let mut row = day("+33612345678", d);
+        days.insert(&row, t(0)).expect("insert");
+        assert_eq!(
+            days.get("+33612345678", d).expect("get"),
+            Some(row.clone()),
+            "an inserted day reads back unchanged"
+        );
+        row.task_id = Some("00T1".into());
+        row.messages = json!([{"dir": "in", "text": "hello"}, {"dir": "out", "text": "hi"}]);
+        row.pending = false;
+        days.update(&row, t(30)).expect("update");
+        let read = days.get("+33612345678", d).expect("get").expect("present");
+        row.updated_at = t(30);
+        assert_eq!(read, row, "an update replaces task id, messages and flag");
+        assert_eq!(
+            days.get("+33612345678", date(2027, 2, 1)).expect("get"),
+            None,
+            "the next local day is a different row"
+        );
+    }
+
+    #[test]
+    fn insert_twice_and_update_missing_are_typed_errors() {
+        let store = Store::open_in_memory().expect("open");
+        let days = store.sms_days();
+        let row = day("+1", date(2027, 3, 1));
+        days.insert(&row, t(0)).expect("insert");
+        let err = days.insert(&row, t(1)).expect_err("duplicate");
+        assert!(
+            matches!(
+                err,
+                Error::AlreadyExists {
+                    table: "sms_days",
+                    ..
+                }
+            ),
+            "a second insert for the same day is AlreadyExists, got {err:?}"
+        );
+        let err = days
+            .update(&day("+2", date(2027, 3, 1)), t(1))
+            .expect_err("missing");
+        assert!(
+            matches!(
+                err,
+                Error::NotFound {
+                    table: "sms_days",
+                    ..
+                }
+            ),
+            "updating an absent day is NotFound, got {err:?}"
+        );
+    }
+
+    #[test]
+    fn pending_lists_only_pending_days_oldest_first() {
+        let store = Store::open_in_memory().expect("open");
+        let days = store.sms_days();
+        days.insert(&day("+1", date(2027, 3, 1)), t(20)).expect("a");
+        days.insert(&day("+2", date(2027, 3, 1)), t(10)).expect("b");
+        let mut done = day("+3", date(2027, 3, 1));
+        done.pending = false;
+        days.insert(&done, t(0)).expect("c");
+        let numbers: Vec<_> = days
+            .pending(10)
+            .expect("pending")
+            .into_iter()
+            .map(|d| d.number)
+            .collect();
+        assert_eq!(
+            numbers,
+            ["+2", "+1"],
+            "pending days only, oldest update first"
+        );
+    }
+}
