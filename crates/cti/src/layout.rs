@@ -654,30 +654,20 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
 
 /// Parses JSON into `T`, naming the line, column and field path on error.
 fn parse_json<T: de::DeserializeOwned>(json: &str) -> Result<T, LayoutError> {
-    if json.len() > MAX_LAYOUT_BYTES {
-        return Err(LayoutError::TooLarge {
-            len: json.len(),
-            max: MAX_LAYOUT_BYTES,
-        });
-    }
-    let mut deserializer = serde_json::Deserializer::from_str(json);
-    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        LayoutError::Syntax {
-            line: inner.line(),
-            column: inner.column(),
+    crate::json::parse(json, MAX_LAYOUT_BYTES).map_err(|err| match err {
+        crate::json::JsonError::TooLarge { len, max } => LayoutError::TooLarge { len, max },
+        crate::json::JsonError::Syntax {
+            line,
+            column,
             path,
-            message: inner.to_string(),
-        }
-    })?;
-    deserializer.end().map_err(|err| LayoutError::Syntax {
-        line: err.line(),
-        column: err.column(),
-        path: ".".to_owned(),
-        message: err.to_string(),
-    })?;
-    Ok(value)
+            message,
+        } => LayoutError::Syntax {
+            line,
+            column,
+            path,
+            message,
+        },
+    })
 }
 
 /// Reads a layout file (our JSON format, as written by [`export`]).

@@ -8,11 +8,14 @@
 //!   terms for Salesforce's phone search and rank what it returns.
 //! - [`layout`]: softphone layouts per call type (fields, objects, screen-pop rules), imported and
 //!   exported as JSON; an import is all or nothing.
+//! - [`settings`]: the agent's [`Behaviour`] settings with documented defaults.
 #![deny(missing_docs)]
 
+mod json;
 pub mod layout;
 pub mod phone;
 pub mod record;
+pub mod settings;
 pub mod text;
 
 pub use layout::{
@@ -25,3 +28,4 @@ pub use phone::{
     Normalized, PhoneError, Region,
 };
 pub use record::{Match, RecordRef};
+pub use settings::{render_subject, Behaviour, Language, SettingsError, SubjectTemplates};

@@ -63,6 +63,12 @@ pub struct Region {
 }
 
 impl Region {
+    /// The United States (the default region of [`crate::Behaviour`]).
+    pub const US: Region = Region {
+        id: country::Id::US,
+        code: *b"US",
+    };
+
     /// Parses a two-letter region code (case-insensitive).
     pub fn parse(code: &str) -> Result<Self, PhoneError> {
         let upper = code.trim().to_ascii_uppercase();
