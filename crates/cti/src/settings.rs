@@ -352,10 +352,12 @@ mod tests {
 
     #[test]
     fn round_trip_and_partial_files() {
-        let mut b = Behaviour::default();
-        b.time_zone = chrono_tz::Asia::Tokyo;
-        b.language = Language::Ja;
-        b.default_region = Region::parse("JP").expect("JP is a region");
+        let b = Behaviour {
+            time_zone: chrono_tz::Asia::Tokyo,
+            language: Language::Ja,
+            default_region: Region::parse("JP").expect("JP is a region"),
+            ..Behaviour::default()
+        };
         assert_eq!(
             import(&export(&b)),
             Ok(b),
