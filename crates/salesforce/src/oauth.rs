@@ -609,4 +609,147 @@ mod tests {
         );
         assert_eq!(&q["state"], state.secret(), "state is sent");
     }
+
+    fn runtime_token(tag: &str) -> String {
+        let n = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(3);
+        format!("00D{tag}!{n:x}{:x}", std::process::id())
+    }
+
+    type Fake = std::sync::Arc<std::sync::Mutex<Vec<oauth2::HttpRequest>>>;
+
+    /// An injected HTTP send that records the request and answers `status` with `body`.
+    fn fake(
+        seen: Fake,
+        status: u16,
+        body: Vec<u8>,
+    ) -> impl Fn(
+        oauth2::HttpRequest,
+    )
+        -> std::future::Ready<Result<oauth2::HttpResponse, HttpClientError<reqwest::Error>>> {
+        move |req| {
+            seen.lock().expect("lock").push(req);
+            std::future::ready(
+                http::Response::builder()
+                    .status(status)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+                    .map_err(HttpClientError::Http),
+            )
+        }
+    }
+
+    fn form_of(req: &oauth2::HttpRequest) -> std::collections::HashMap<String, String> {
+        url::form_urlencoded::parse(req.body())
+            .into_owned()
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn code_exchange_sends_verifier_and_parses_salesforce_tokens() {
+        let login = Url::parse("https://login.salesforce.com").expect("url");
+        let client = oauth_client(&login, "cid").expect("client");
+        let access = runtime_token("a");
+        let refresh = runtime_token("r");
+        let body = serde_json::to_vec(&serde_json::json!({
+            "access_token": access, "refresh_token": refresh, "signature": "c2ln",
+            "scope": "refresh_token api id", "instance_url": "https://acme.my.salesforce.com",
+            "id": "https://login.salesforce.com/id/00D5g000004XXXXEAA/0055g00000AbCdEAAZ",
+            "token_type": "Bearer", "issued_at": "1767225600000"
+        }))
+        .expect("json");
+        let seen: Fake = Default::default();
+        let redirect =
+            oauth2::RedirectUrl::new("http://localhost:4321/callback".into()).expect("redirect");
+        let resp = client
+            .exchange_code(oauth2::AuthorizationCode::new("the-code".into()))
+            .set_pkce_verifier(oauth2::PkceCodeVerifier::new("the-verifier".into()))
+            .set_redirect_uri(std::borrow::Cow::Owned(redirect))
+            .request_async(&fake(seen.clone(), 200, body))
+            .await
+            .expect("a Salesforce token response (Bearer, no expires_in) parses");
+        let tokens = tokens_from_oauth(resp, None, SystemTime::UNIX_EPOCH).expect("tokens");
+        assert_eq!(
+            tokens.access_token.expose_secret(),
+            access,
+            "access token taken"
+        );
+        assert_eq!(
+            tokens.instance_url.as_str(),
+            "https://acme.my.salesforce.com/",
+            "instance URL taken"
+        );
+        let reqs = seen.lock().expect("lock");
+        assert_eq!(
+            reqs[0].uri().path(),
+            "/services/oauth2/token",
+            "token endpoint on the login host"
+        );
+        let form = form_of(&reqs[0]);
+        assert_eq!(form["grant_type"], "authorization_code", "code grant");
+        assert_eq!(form["code"], "the-code", "the code from the redirect");
+        assert_eq!(form["code_verifier"], "the-verifier", "PKCE verifier sent");
+        assert_eq!(
+            form["client_id"], "cid",
+            "public client sends client_id in the body"
+        );
+        assert_eq!(
+            form["redirect_uri"], "http://localhost:4321/callback",
+            "same redirect URI as authorize"
+        );
+    }
+
+    #[tokio::test]
+    async fn refresh_invalid_grant_maps_to_oauth_error() {
+        let login = Url::parse("https://login.salesforce.com").expect("url");
+        let client = oauth_client(&login, "cid").expect("client");
+        let seen: Fake = Default::default();
+        let body = include_bytes!("../tests/fixtures/oauth_invalid_grant.json").to_vec();
+        let rt = runtime_token("rt");
+        let err = client
+            .exchange_refresh_token(&oauth2::RefreshToken::new(rt.clone()))
+            .request_async(&fake(seen.clone(), 400, body))
+            .await
+            .map_err(map_token_error)
+            .expect_err("400 invalid_grant");
+        assert!(
+            matches!(err, Error::OAuth { ref error, ref description } if error == "invalid_grant" && description.as_deref() == Some("expired access/refresh token")),
+            "typed OAuth error: {err:?}"
+        );
+        let form = form_of(&seen.lock().expect("lock")[0]);
+        assert_eq!(form["grant_type"], "refresh_token", "refresh grant");
+        assert_eq!(form["refresh_token"], rt, "the one refresh token is sent");
+        assert!(
+            !format!("{err:?}{err}").contains(&rt),
+            "the refresh token is not in the error"
+        );
+    }
+
+    #[tokio::test]
+    async fn revoke_posts_the_token_form() {
+        let login = Url::parse("https://login.salesforce.com").expect("url");
+        let client = oauth_client(&login, "cid").expect("client");
+        let seen: Fake = Default::default();
+        let rt = runtime_token("rv");
+        client
+            .revoke_token(oauth2::RefreshToken::new(rt.clone()).into())
+            .expect("revocation URL set")
+            .request_async(&fake(seen.clone(), 200, Vec::new()))
+            .await
+            .expect("200 with an empty body is success");
+        let reqs = seen.lock().expect("lock");
+        assert_eq!(reqs[0].method(), Method::POST, "revoke is a POST");
+        assert_eq!(
+            reqs[0].uri().path(),
+            "/services/oauth2/revoke",
+            "revoke endpoint"
+        );
+        assert_eq!(
+            form_of(&reqs[0])["token"],
+            rt,
+            "token= carries the refresh token"
+        );
+    }
 }
