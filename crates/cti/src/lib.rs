@@ -8,12 +8,14 @@
 //!   terms for Salesforce's phone search and rank what it returns.
 //! - [`layout`]: softphone layouts per call type (fields, objects, screen-pop rules), imported and
 //!   exported as JSON; an import is all or nothing.
+//! - [`pop`]: the popup's content, the screen-pop decision and its Lightning URL.
 //! - [`settings`]: the agent's [`Behaviour`] settings with documented defaults.
 #![deny(missing_docs)]
 
 mod json;
 pub mod layout;
 pub mod phone;
+pub mod pop;
 pub mod record;
 pub mod settings;
 pub mod text;
@@ -26,6 +28,10 @@ pub use layout::{
 pub use phone::{
     format_for_display, is_internal, normalize, rank_matches, search_terms, InternalRule,
     Normalized, PhoneError, Region,
+};
+pub use pop::{
+    classic_search_url, decide_pop, lightning_base, pop_url, CallContext, CallerDisplay, PopAction,
+    PopDecision, PopupField, PopupRecord,
 };
 pub use record::{Match, RecordRef};
 pub use settings::{render_subject, Behaviour, Language, SettingsError, SubjectTemplates};
