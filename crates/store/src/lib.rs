@@ -79,6 +79,13 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
+    /// The database file is damaged or is not an SQLite database (move it aside and start a
+    /// new one; the outbox rows in it may still be recoverable by hand).
+    #[error("the database file is damaged: {reason}")]
+    DatabaseCorrupt {
+        /// What SQLite reported.
+        reason: String,
+    },
     /// The schema could not be brought to the current version.
     #[error("migrating the database schema: {source}")]
     Migration {
@@ -166,6 +173,11 @@ impl From<rusqlite::Error> for Error {
         match source.sqlite_error_code() {
             Some(ErrorCode::DiskFull) => Error::Full,
             Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => Error::Busy,
+            Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => {
+                Error::DatabaseCorrupt {
+                    reason: source.to_string(),
+                }
+            }
             _ => Error::Sqlite { source },
         }
     }
@@ -240,7 +252,7 @@ impl Store {
     }
 
     /// Runs SQLite's `PRAGMA integrity_check`; `Ok(())` when the file is sound, otherwise the
-    /// problems SQLite reports as [`Error::Corrupt`].
+    /// problems SQLite reports as [`Error::DatabaseCorrupt`].
     pub fn integrity_check(&self) -> Result<()> {
         let conn = self.conn();
         let mut stmt = conn.prepare("PRAGMA integrity_check")?;
@@ -250,9 +262,7 @@ impl Store {
         if lines == ["ok"] {
             Ok(())
         } else {
-            Err(Error::Corrupt {
-                table: "sqlite_master",
-                key: "integrity_check".into(),
+            Err(Error::DatabaseCorrupt {
                 reason: lines.join("; "),
             })
         }
@@ -411,6 +421,18 @@ mod tests {
             stats,
             OutboxStats::default(),
             "tables added by the migration must exist and start empty"
+        );
+    }
+
+    #[test]
+    fn garbage_file_is_a_typed_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("garbage.db");
+        std::fs::write(&path, vec![0x5a_u8; 8192]).expect("write garbage");
+        let err = Store::open(&path).expect_err("garbage is not a database");
+        assert!(
+            matches!(err, Error::DatabaseCorrupt { .. }),
+            "a file that is not SQLite must give DatabaseCorrupt, got {err:?}"
         );
     }
 

@@ -137,13 +137,15 @@ impl<'a> MatchCache<'a> {
 
     /// Drops the search results for `number` (the next call searches again); the pin stays.
     pub fn invalidate(&self, number: &str) -> Result<()> {
-        let conn = self.store.conn();
-        conn.prepare_cached(
+        let mut conn = self.store.conn();
+        let tx = conn.transaction()?;
+        tx.prepare_cached(
             "UPDATE match_cache SET records = NULL, fetched_at = NULL WHERE number = ?1",
         )?
         .execute([number])?;
-        conn.prepare_cached("DELETE FROM match_cache WHERE number = ?1 AND pinned_record IS NULL")?
+        tx.prepare_cached("DELETE FROM match_cache WHERE number = ?1 AND pinned_record IS NULL")?
             .execute([number])?;
+        tx.commit()?;
         Ok(())
     }
 
