@@ -552,7 +552,7 @@ mod tests {
         let m = contact("0031", "Sato");
         let out = decide_pop(
             CallType::Outbound,
-            &[m.clone()],
+            std::slice::from_ref(&m),
             &Layout::default(),
             &jp(),
             &caller(),
