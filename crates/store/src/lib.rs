@@ -42,7 +42,7 @@ pub use calls::{CallDirection, CallRecord, Calls, LogState};
 pub use match_cache::{CachedMatch, MatchCache, PinSource, PinnedRecord, DEFAULT_MATCH_TTL};
 pub use outbox::{
     backoff, NewOutboxItem, Outbox, OutboxId, OutboxItem, OutboxState, OutboxStats, WriteKind,
-    MAX_BATCH,
+    WriteOutcome, MAX_BATCH,
 };
 pub use settings::Settings;
 pub use sms_days::{SmsDay, SmsDays};

@@ -198,6 +198,33 @@ pub struct OutboxStats {
     pub done: u64,
 }
 
+/// What Salesforce answered for one write of a batch (see [`Outbox::record_outcomes`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum WriteOutcome {
+    /// Accepted as this record.
+    Done {
+        /// The record's id.
+        sf_id: String,
+    },
+    /// A retryable error: send again at or after `next_attempt_at`.
+    Retry {
+        /// When to try again (see [`backoff`]).
+        next_attempt_at: DateTime<Utc>,
+        /// The error, for the logs and the agent.
+        error: String,
+    },
+    /// Refused, or given up on: waits for the agent's retry.
+    Failed {
+        /// The error code.
+        code: String,
+        /// The error message.
+        message: String,
+        /// Whether resending as is cannot succeed.
+        permanent: bool,
+    },
+}
+
 /// The outbox (from [`Store::outbox`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Outbox<'a> {
@@ -324,12 +351,7 @@ impl<'a> Outbox<'a> {
     /// Records that Salesforce accepted an InFlight row as record `sf_id`. For a create, the
     /// updates queued behind it get `sf_id` as their target.
     pub fn mark_done(&self, id: OutboxId, sf_id: &str, now: DateTime<Utc>) -> Result<()> {
-        self.write(|tx| {
-            require(tx, id, &["in_flight"], "done")?;
-            set_done(tx, id, sf_id, now)
-        })?;
-        tracing::debug!(id = %id, sf_id, "write done");
-        Ok(())
+        self.write(|tx| done_tx(tx, id, sf_id, now))
     }
 
     /// Puts an InFlight row back to Pending after a retryable error, not to be sent before
@@ -341,17 +363,7 @@ impl<'a> Outbox<'a> {
         error: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.write(|tx| {
-            require(tx, id, &["in_flight"], "pending")?;
-            tx.prepare_cached(
-                "UPDATE outbox SET state = 'pending', in_flight_since = NULL, next_attempt_at = ?2,
-                    last_error = ?3, updated_at = ?4 WHERE id = ?1",
-            )?
-            .execute(params![id.0, to_ms(next_attempt_at), error, to_ms(now)])?;
-            Ok(())
-        })?;
-        tracing::debug!(id = %id, error, "write will be retried");
-        Ok(())
+        self.write(|tx| retry_tx(tx, id, next_attempt_at, error, now))
     }
 
     /// Records a permanent refusal (resending as is cannot succeed) of a Pending or InFlight
@@ -363,7 +375,7 @@ impl<'a> Outbox<'a> {
         message: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.fail(id, code, message, true, now)
+        self.write(|tx| fail_tx(tx, id, code, message, true, now))
     }
 
     /// Gives up on a Pending or InFlight row that could succeed later (e.g. too many retryable
@@ -375,36 +387,35 @@ impl<'a> Outbox<'a> {
         message: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        self.fail(id, code, message, false, now)
+        self.write(|tx| fail_tx(tx, id, code, message, false, now))
     }
 
-    fn fail(
+    /// Records the per-record results of one batch (an sObject Collections response) in one
+    /// transaction, so a batch of 200 costs one disk sync instead of 200. Each outcome follows
+    /// the rules of [`Outbox::mark_done`], [`Outbox::mark_retry`], [`Outbox::mark_failed`] and
+    /// [`Outbox::give_up`]; all or nothing: if one transition is invalid, none is recorded.
+    pub fn record_outcomes(
         &self,
-        id: OutboxId,
-        code: &str,
-        message: &str,
-        permanent: bool,
+        outcomes: &[(OutboxId, WriteOutcome)],
         now: DateTime<Utc>,
     ) -> Result<()> {
         self.write(|tx| {
-            require(tx, id, &["pending", "in_flight"], "failed")?;
-            tx.prepare_cached(
-                "UPDATE outbox SET state = 'failed', in_flight_since = NULL, fail_code = ?2,
-                    fail_message = ?3, fail_permanent = ?4, last_error = ?5, updated_at = ?6
-                 WHERE id = ?1",
-            )?
-            .execute(params![
-                id.0,
-                code,
-                message,
-                permanent,
-                format!("{code}: {message}"),
-                to_ms(now)
-            ])?;
+            for (id, outcome) in outcomes {
+                match outcome {
+                    WriteOutcome::Done { sf_id } => done_tx(tx, *id, sf_id, now)?,
+                    WriteOutcome::Retry {
+                        next_attempt_at,
+                        error,
+                    } => retry_tx(tx, *id, *next_attempt_at, error, now)?,
+                    WriteOutcome::Failed {
+                        code,
+                        message,
+                        permanent,
+                    } => fail_tx(tx, *id, code, message, *permanent, now)?,
+                }
+            }
             Ok(())
-        })?;
-        tracing::warn!(id = %id, code, permanent, "write failed");
-        Ok(())
+        })
     }
 
     /// InFlight rows handed over at or before `in_flight_before`, oldest first: their outcome is
@@ -559,6 +570,56 @@ fn require(tx: &Transaction<'_>, id: OutboxId, from: &[&str], to: &'static str) 
             to,
         }),
     }
+}
+
+fn done_tx(tx: &Transaction<'_>, id: OutboxId, sf_id: &str, now: DateTime<Utc>) -> Result<()> {
+    require(tx, id, &["in_flight"], "done")?;
+    set_done(tx, id, sf_id, now)?;
+    tracing::debug!(id = %id, sf_id, "write done");
+    Ok(())
+}
+
+fn retry_tx(
+    tx: &Transaction<'_>,
+    id: OutboxId,
+    next_attempt_at: DateTime<Utc>,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    require(tx, id, &["in_flight"], "pending")?;
+    tx.prepare_cached(
+        "UPDATE outbox SET state = 'pending', in_flight_since = NULL, next_attempt_at = ?2,
+            last_error = ?3, updated_at = ?4 WHERE id = ?1",
+    )?
+    .execute(params![id.0, to_ms(next_attempt_at), error, to_ms(now)])?;
+    tracing::debug!(id = %id, error, "write will be retried");
+    Ok(())
+}
+
+fn fail_tx(
+    tx: &Transaction<'_>,
+    id: OutboxId,
+    code: &str,
+    message: &str,
+    permanent: bool,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    require(tx, id, &["pending", "in_flight"], "failed")?;
+    tx.prepare_cached(
+        "UPDATE outbox SET state = 'failed', in_flight_since = NULL, fail_code = ?2,
+            fail_message = ?3, fail_permanent = ?4, last_error = ?5, updated_at = ?6
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id.0,
+        code,
+        message,
+        permanent,
+        format!("{code}: {message}"),
+        to_ms(now)
+    ])?;
+    tracing::warn!(id = %id, code, permanent, "write failed");
+    Ok(())
 }
 
 fn state_name(s: &str) -> &'static str {
@@ -1063,6 +1124,86 @@ mod tests {
     }
 
     #[test]
+    fn batch_outcomes_are_recorded_together_or_not_at_all() {
+        let store = Store::open_in_memory().expect("open");
+        let ob = store.outbox();
+        let a = ob.enqueue(&create("a"), t(0)).expect("a");
+        let b = ob.enqueue(&create("b"), t(0)).expect("b");
+        let c = ob.enqueue(&create("c"), t(0)).expect("c");
+        let pending = ob.enqueue(&create("d"), t(0)).expect("d");
+        ob.mark_in_flight(&[a, b, c], t(1)).expect("in flight");
+        let outcomes = vec![
+            (
+                a,
+                WriteOutcome::Done {
+                    sf_id: "00TA".into(),
+                },
+            ),
+            (
+                b,
+                WriteOutcome::Retry {
+                    next_attempt_at: t(60),
+                    error: "UNABLE_TO_LOCK_ROW".into(),
+                },
+            ),
+            (
+                c,
+                WriteOutcome::Failed {
+                    code: "INVALID_FIELD".into(),
+                    message: "No such column".into(),
+                    permanent: true,
+                },
+            ),
+        ];
+        let mut bad = outcomes.clone();
+        bad.push((
+            pending,
+            WriteOutcome::Done {
+                sf_id: "00TD".into(),
+            },
+        ));
+        let err = ob
+            .record_outcomes(&bad, t(2))
+            .expect_err("d was never sent");
+        assert!(
+            matches!(err, Error::InvalidTransition { id, .. } if id == pending),
+            "the invalid outcome is named, got {err:?}"
+        );
+        assert_eq!(
+            ob.stats().expect("stats").in_flight,
+            3,
+            "a refused batch must leave every row as it was"
+        );
+        ob.record_outcomes(&outcomes, t(2)).expect("record");
+        let state = |id| ob.by_id(id).expect("read").expect("row").state;
+        assert_eq!(
+            state(a),
+            OutboxState::Done {
+                sf_id: "00TA".into()
+            },
+            "a done"
+        );
+        assert_eq!(state(b), OutboxState::Pending, "b back to pending");
+        assert!(
+            matches!(
+                state(c),
+                OutboxState::Failed {
+                    permanent: true,
+                    ..
+                }
+            ),
+            "c failed for good"
+        );
+        let b_row = ob.by_id(b).expect("read").expect("b");
+        assert_eq!(b_row.next_attempt_at, t(60), "b waits for its backoff");
+        assert_eq!(
+            b_row.last_error.as_deref(),
+            Some("UNABLE_TO_LOCK_ROW"),
+            "b keeps the error"
+        );
+    }
+
+    #[test]
     fn unknown_outcome_is_resolved_by_lookup() {
         let store = Store::open_in_memory().expect("open");
         let ob = store.outbox();
@@ -1195,6 +1336,16 @@ mod tests {
         assert!(
             store.integrity_check().is_ok(),
             "the file stays sound when full"
+        );
+        store
+            .conn()
+            .pragma_update(None, "max_page_count", pages + 1000)
+            .expect("free space");
+        let mut again = create("after-full");
+        again.payload = json!({"Description": filler});
+        assert!(
+            store.outbox().enqueue(&again, t(1)).is_ok(),
+            "once space is freed, the same store accepts writes again"
         );
     }
 

@@ -6,14 +6,15 @@
 //!
 //! - `enqueue`: queues creates `probe-START` … one by one; prints `ack ID N` after each.
 //! - `cycle`: in batches of 10, queues (`ack ID N`), marks the batch in flight
-//!   (`inflight ID…`), then marks each done (`done ID`).
+//!   (`inflight ID…`), then marks each done (`done ID`): one by one in even batches, all in one
+//!   `record_outcomes` transaction in odd ones.
 //!
 //! Times are synthetic (derived from N): the store never needs the real clock.
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use callpop_store::{NewOutboxItem, OutboxId, Store, WriteKind};
+use callpop_store::{NewOutboxItem, OutboxId, Store, WriteKind, WriteOutcome};
 use chrono::{DateTime, Utc};
 
 fn main() -> ExitCode {
@@ -58,11 +59,21 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 let list: Vec<String> = batch.iter().map(ToString::to_string).collect();
                 writeln!(out, "inflight {}", list.join(" "))?;
                 out.flush()?;
-                for id in batch {
-                    store
-                        .outbox()
-                        .mark_done(id, &format!("00T{:012}", id.0), at(n))?;
-                    writeln!(out, "done {id}")?;
+                if (n / 10) % 2 == 0 {
+                    for id in batch {
+                        store.outbox().mark_done(id, &sf_id(id), at(n))?;
+                        writeln!(out, "done {id}")?;
+                        out.flush()?;
+                    }
+                } else {
+                    let outcomes: Vec<_> = batch
+                        .iter()
+                        .map(|&id| (id, WriteOutcome::Done { sf_id: sf_id(id) }))
+                        .collect();
+                    store.outbox().record_outcomes(&outcomes, at(n))?;
+                    for id in batch {
+                        writeln!(out, "done {id}")?;
+                    }
                     out.flush()?;
                 }
             }
@@ -80,6 +91,11 @@ fn item(n: u64) -> NewOutboxItem {
         target_id: None,
         payload: serde_json::json!({ "n": n, "Subject": format!("Call {n}") }),
     }
+}
+
+/// A record id shaped like a Task id.
+fn sf_id(id: OutboxId) -> String {
+    format!("00T{:012}", id.0)
 }
 
 /// A synthetic, increasing time for item `n`.
