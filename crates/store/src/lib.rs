@@ -344,6 +344,9 @@ mod tests {
     fn store_is_send_and_sync() {
         fn check<T: Send + Sync>() {}
         check::<Store>();
+        // The engine wraps store errors in anyhow and sends them across tasks.
+        fn check_error<E: std::error::Error + Send + Sync + 'static>() {}
+        check_error::<Error>();
     }
 
     #[test]

@@ -419,8 +419,8 @@ impl<'a> Outbox<'a> {
     }
 
     /// InFlight rows handed over at or before `in_flight_before`, oldest first: their outcome is
-    /// unknown. At start-up pass the current time (every InFlight row was left by the previous
-    /// run); while running pass `now - request timeout`.
+    /// unknown. At start-up pass `DateTime::<Utc>::MAX_UTC` (every InFlight row was left by the
+    /// previous run, whatever the clock says now); while running pass `now - request timeout`.
     pub fn unknown_outcome(&self, in_flight_before: DateTime<Utc>) -> Result<Vec<OutboxItem>> {
         self.select(
             "WHERE o.state = 'in_flight' AND o.in_flight_since <= ?1 ORDER BY o.id",
