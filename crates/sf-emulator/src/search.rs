@@ -569,6 +569,10 @@ impl Term {
         if names.iter().any(|n| self.matches_text(n)) {
             return true;
         }
+        // Pairs only help a term that spans two fields: CJK text or several words.
+        if !self.text.chars().any(is_cjk) && tokens(&self.text).len() < 2 {
+            return false;
+        }
         names.iter().enumerate().any(|(i, a)| {
             names
                 .iter()
@@ -907,6 +911,129 @@ mod tests {
         assert!(m("김민준", &kr), "Korean full name without space");
         let kana = names(&["ヤマダ タロウ"]);
         assert!(m("ヤマダタロウ", &kana), "katakana reading without space");
+    }
+
+    #[test]
+    fn a_phrase_may_span_last_and_first_name() {
+        let rec = names(&["Hélène Moreau", "Hélène", "Moreau"]);
+        let hit = parsed("\"Moreau Hélène\"").matches(SearchGroup::Name, &rec, PhoneMatch::Exact);
+        assert!(
+            hit,
+            "last name then first name, as a phrase, via the LastName+FirstName pair"
+        );
+    }
+
+    /// The searchable values of a seed record as the server builds them (`Name` computed).
+    fn seed_fields(r: &crate::seed::SeedRecord) -> (String, Vec<String>, Vec<String>) {
+        let get = |f: &str| {
+            r.fields
+                .get(f)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+        };
+        let mut names: Vec<String> = ["FirstName", "LastName", "Company"]
+            .into_iter()
+            .filter_map(get)
+            .collect();
+        let full = match r.sobject {
+            "Account" => get("Name").unwrap_or_default(),
+            _ => format!(
+                "{} {}",
+                get("FirstName").unwrap_or_default(),
+                get("LastName").unwrap_or_default()
+            ),
+        };
+        names.push(full.clone());
+        let phones = [
+            "Phone",
+            "MobilePhone",
+            "HomePhone",
+            "OtherPhone",
+            "AssistantPhone",
+            "Fax",
+        ]
+        .into_iter()
+        .filter_map(get)
+        .collect();
+        (full, names, phones)
+    }
+
+    #[test]
+    fn every_known_caller_is_found_by_name_and_by_phone() {
+        let data = crate::seed::dataset();
+        let found = |expr: &TermExpr, group, mode, caller: &crate::seed::KnownCaller| {
+            data.iter().any(|r| {
+                let (full, names, phones) = seed_fields(r);
+                let fields = SearchableFields {
+                    phones: phones.iter().map(String::as_str).collect(),
+                    names: names.iter().map(String::as_str).collect(),
+                    ..SearchableFields::default()
+                };
+                r.sobject == caller.sobject
+                    && full == caller.name
+                    && expr.matches(group, &fields, mode)
+            })
+        };
+        for k in crate::seed::known_callers() {
+            // The name as a CJK user types it (family name first, no space) or as written.
+            let typed = if k.name.chars().any(is_cjk) {
+                k.name.rsplit(' ').collect::<String>()
+            } else {
+                k.name.to_string()
+            };
+            let by_name = parsed(&typed);
+            assert!(
+                found(&by_name, SearchGroup::Name, PhoneMatch::Exact, &k),
+                "{typed} finds {}",
+                k.name
+            );
+
+            // The alternatives a client sends: full E.164 digits, national number with and
+            // without the trunk 0.
+            let e164 = digits(k.e164);
+            let cc_len = match k.region {
+                "US" => 1,
+                _ => 2,
+            };
+            let nsn = &e164[cc_len..];
+            let alternatives = parsed(&format!("{e164} OR {nsn} OR 0{nsn}"));
+            assert!(
+                found(&alternatives, SearchGroup::Phone, PhoneMatch::Suffix, &k),
+                "suffix mode finds {} stored as {}",
+                k.name,
+                k.stored_as
+            );
+            let exact = found(&alternatives, SearchGroup::Phone, PhoneMatch::Exact, &k);
+            // Only a number typed with the "(0)" trunk in an international form has digits equal
+            // to none of the alternatives.
+            assert_eq!(
+                exact,
+                !k.stored_as.contains("(0)"),
+                "exact mode and {}",
+                k.stored_as
+            );
+        }
+    }
+
+    #[test]
+    fn truncated_queries_never_panic() {
+        let sosl = "FIND {\\+81 \\(3\\) OR \"山田 太郎\" OR Yam* AND NOT x} IN PHONE FIELDS \
+                    RETURNING Contact(Id, Account.Name WHERE (A = 'O\\'B' OR B != null) \
+                    ORDER BY Name DESC LIMIT 5), Lead LIMIT 20";
+        let soql = "SELECT Id, Name FROM Task WHERE (D >= 2026-03-01T10:15:00.000+00:00 AND \
+                    N IN ('a', 'é', -1.5)) ORDER BY Name LIMIT 10 OFFSET 2";
+        assert!(parse_sosl(sosl).is_ok(), "the full SOSL parses");
+        assert!(
+            crate::soql::parse_soql(soql).is_ok(),
+            "the full SOQL parses"
+        );
+        for (i, _) in sosl.char_indices() {
+            let _ = parse_sosl(&sosl[..i]);
+            let _ = parse_terms(&sosl[..i]);
+        }
+        for (i, _) in soql.char_indices() {
+            let _ = crate::soql::parse_soql(&soql[..i]);
+        }
     }
 
     #[test]
