@@ -128,9 +128,7 @@ pub enum Error {
         max: usize,
     },
     /// A sibling failed in an allOrNone collection, so this record was not saved (collections only).
-    #[error(
-        "The transaction was rolled back since another operation in the same transaction failed."
-    )]
+    #[error("Record rolled back because not all records were valid and the request was using AllOrNone header")]
     RolledBack,
     /// The verb is not served on this URL (405).
     #[error("HTTP Method '{method}' not allowed. Allowed are {allowed}")]

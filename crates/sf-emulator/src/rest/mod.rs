@@ -1,0 +1,234 @@
+//! The REST API under `/services/data/`: version check, Bearer auth, the daily API counter,
+//! injected faults and latency (one middleware), then the resource handlers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::error::Error;
+use crate::server::{ConnReset, OriginalPath};
+use crate::{oauth, ApiCall, Fault, Shared};
+
+pub(crate) mod query;
+pub(crate) mod search;
+pub(crate) mod sobjects;
+
+/// API versions served, oldest first, with their release labels.
+pub const VERSIONS: &[(&str, &str)] = &[
+    ("58.0", "Summer '23"),
+    ("59.0", "Winter '24"),
+    ("60.0", "Spring '24"),
+    ("61.0", "Summer '24"),
+    ("62.0", "Winter '25"),
+    ("63.0", "Spring '25"),
+    ("64.0", "Summer '25"),
+    ("65.0", "Winter '26"),
+    ("66.0", "Spring '26"),
+];
+
+/// How long the `Hang` fault keeps a request open (far past any client timeout).
+const HANG: Duration = Duration::from_secs(120);
+
+/// Whether `segment` (`v64.0`) names a served version.
+pub fn served_version(segment: &str) -> bool {
+    segment
+        .strip_prefix('v')
+        .is_some_and(|v| VERSIONS.iter().any(|(n, _)| *n == v))
+}
+
+pub(crate) fn routes(shared: Arc<Shared>) -> Router {
+    let v = "/services/data/{version}";
+    Router::new()
+        .route("/services/data", get(versions))
+        .route(v, get(resources))
+        .route(&format!("{v}/limits"), get(limits))
+        .route(&format!("{v}/search"), get(search::sosl))
+        .route(
+            &format!("{v}/parameterizedSearch"),
+            get(search::parameterized_get).post(search::parameterized_post),
+        )
+        .route(&format!("{v}/query"), get(query::query))
+        .route(&format!("{v}/sobjects/{{sobject}}"), post(sobjects::create))
+        .route(
+            &format!("{v}/sobjects/{{sobject}}/describe"),
+            get(sobjects::describe),
+        )
+        .route(
+            &format!("{v}/sobjects/{{sobject}}/{{id}}"),
+            get(sobjects::read)
+                .patch(sobjects::update)
+                .delete(sobjects::delete),
+        )
+        .route(
+            &format!("{v}/composite/sobjects"),
+            post(sobjects::collection_create).patch(sobjects::collection_update),
+        )
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), layer))
+        .with_state(shared)
+}
+
+/// 404 `NOT_FOUND` with Salesforce's error array.
+pub(crate) async fn not_found() -> Response {
+    Error::NotFound.into_response()
+}
+
+async fn versions() -> Json<Value> {
+    Json(
+        VERSIONS
+            .iter()
+            .map(|(v, label)| json!({"label": label, "url": format!("/services/data/v{v}"), "version": v}))
+            .collect(),
+    )
+}
+
+async fn resources(axum::extract::Path(version): axum::extract::Path<String>) -> Json<Value> {
+    let base = format!("/services/data/{version}");
+    Json(json!({
+        "sobjects": format!("{base}/sobjects"),
+        "search": format!("{base}/search"),
+        "parameterizedSearch": format!("{base}/parameterizedSearch"),
+        "query": format!("{base}/query"),
+        "composite": format!("{base}/composite"),
+        "limits": format!("{base}/limits"),
+    }))
+}
+
+async fn limits(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    let (used, max) = {
+        let s = shared.lock();
+        (s.used, s.max)
+    };
+    Json(json!({
+        "DailyApiRequests": {"Max": max, "Remaining": max.saturating_sub(used)},
+        "DailyAsyncApexExecutions": {"Max": 250_000, "Remaining": 250_000},
+        "DailyBulkApiBatches": {"Max": 15_000, "Remaining": 15_000},
+        "DataStorageMB": {"Max": 5, "Remaining": 5},
+        "FileStorageMB": {"Max": 20, "Remaining": 20},
+        "SingleEmail": {"Max": 15, "Remaining": 15},
+    }))
+}
+
+/// What the gate decided before the handler runs.
+enum Gate {
+    /// Answer with this error; `counted` says whether the request used an API call.
+    Refuse(Error, bool),
+    /// Apply this fault (the request was counted).
+    Fault(Fault),
+    /// Run the handler (counted).
+    Pass,
+}
+
+fn gate(shared: &Shared, req: &Request) -> Gate {
+    let path = req.uri().path();
+    let version = path
+        .trim_start_matches("/services/data/")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    if !served_version(version) {
+        return Gate::Refuse(Error::NotFound, false);
+    }
+    if !oauth::authorized(shared, req.headers()) {
+        return Gate::Refuse(Error::InvalidSession, false);
+    }
+    let mut state = shared.lock();
+    if state.used >= state.max {
+        return Gate::Refuse(Error::RequestLimitExceeded, false);
+    }
+    state.used += 1;
+    match state.faults.pop_front() {
+        Some(fault) => Gate::Fault(fault),
+        None => Gate::Pass,
+    }
+}
+
+/// Latency, version, auth, counting, faults, `Sforce-Limit-Info` and the call log.
+async fn layer(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req
+        .extensions()
+        .get::<OriginalPath>()
+        .map_or_else(|| req.uri().path().to_owned(), |p| p.0.clone());
+    let query = req.uri().query().map(str::to_owned);
+    let latency = shared.lock().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let log = |status: u16, counted: bool| {
+        tracing::debug!(%method, %path, status, counted, "rest request");
+        shared.lock().calls.push(ApiCall {
+            method: method.to_string(),
+            path: path.clone(),
+            query: query.clone(),
+            status,
+            counted,
+        });
+    };
+    if req.uri().path() == "/services/data" {
+        let response = next.run(req).await;
+        log(response.status().as_u16(), false);
+        return response;
+    }
+    let (mut response, counted) = match gate(&shared, &req) {
+        Gate::Refuse(error, counted) => (error.into_response(), counted),
+        Gate::Pass => (next.run(req).await, true),
+        Gate::Fault(fault) => match fault {
+            Fault::Http500 => (
+                Error::UnknownException {
+                    error_id: error_id(),
+                }
+                .into_response(),
+                true,
+            ),
+            Fault::Http503 => (Error::ServerUnavailable.into_response(), true),
+            Fault::InvalidSession => (Error::InvalidSession.into_response(), true),
+            Fault::RequestLimitExceeded => (Error::RequestLimitExceeded.into_response(), true),
+            Fault::Hang => {
+                log(0, true);
+                tokio::time::sleep(HANG).await;
+                return Error::ServerUnavailable.into_response();
+            }
+            Fault::ConnectionReset => {
+                log(0, true);
+                if let Some(reset) = req.extensions().get::<ConnReset>() {
+                    reset.0.notify_one();
+                }
+                // The connection task drops this request with its socket.
+                return std::future::pending::<Response>().await;
+            }
+        },
+    };
+    let (used, max) = {
+        let s = shared.lock();
+        (s.used, s.max)
+    };
+    if let Ok(value) = HeaderValue::from_str(&format!("api-usage={used}/{max}")) {
+        response.headers_mut().insert("Sforce-Limit-Info", value);
+    }
+    log(response.status().as_u16(), counted);
+    response
+}
+
+fn error_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    format!(
+        "{}-{} ({})",
+        rng.gen_range(1_000_000_000u64..2_000_000_000),
+        rng.gen_range(10_000..99_999),
+        rng.gen_range(-2_000_000_000i64..-1)
+    )
+}
+
+/// The attributes object of a record in responses.
+pub(crate) fn attributes(version: &str, sobject: &str, id: &str) -> Value {
+    json!({"type": sobject, "url": format!("/services/data/{version}/sobjects/{sobject}/{id}")})
+}
