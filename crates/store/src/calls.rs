@@ -262,6 +262,22 @@ impl<'a> Calls<'a> {
         Ok(())
     }
 
+    /// Deletes calls that started before `started_before` (history retention); returns how
+    /// many. Calls whose log is still Pending or Queued are kept, whatever their age.
+    pub fn prune_before(&self, started_before: DateTime<Utc>) -> Result<usize> {
+        let n = self
+            .store
+            .conn()
+            .prepare_cached(
+                "DELETE FROM calls WHERE started_at < ?1 AND log_state NOT IN ('pending', 'queued')",
+            )?
+            .execute([to_ms(started_before)])?;
+        if n > 0 {
+            tracing::debug!(pruned = n, "old calls pruned");
+        }
+        Ok(n)
+    }
+
     /// Calls whose remote number (raw or E.164) contains `fragment`, newest first, at most
     /// `limit`. An empty fragment is an [`Error::InvalidArgument`].
     pub fn search_number(&self, fragment: &str, limit: usize) -> Result<Vec<CallRecord>> {
@@ -522,6 +538,41 @@ mod tests {
         assert!(
             matches!(err, Error::InvalidArgument { .. }),
             "an empty search is refused, got {err:?}"
+        );
+    }
+
+    #[test]
+    fn prune_keeps_recent_calls_and_unsent_logs() {
+        let store = Store::open_in_memory().expect("open");
+        let calls = store.calls();
+        let mut old_saved = call("old-saved", "100", None, 0);
+        old_saved.log_state = LogState::Saved {
+            task_id: "00T1".into(),
+        };
+        let mut old_queued = call("old-queued", "100", None, 0);
+        old_queued.log_state = LogState::Queued;
+        calls.upsert(&old_saved, t(0)).expect("a");
+        calls.upsert(&old_queued, t(0)).expect("b");
+        calls
+            .upsert(&call("recent", "100", None, 1000), t(0))
+            .expect("c");
+        assert_eq!(
+            calls.prune_before(t(500)).expect("prune"),
+            1,
+            "one old, logged call"
+        );
+        assert_eq!(
+            calls.by_id("old-saved").expect("read"),
+            None,
+            "the saved old call is gone"
+        );
+        assert!(
+            calls.by_id("old-queued").expect("read").is_some(),
+            "a call whose log is not yet in Salesforce is never pruned"
+        );
+        assert!(
+            calls.by_id("recent").expect("read").is_some(),
+            "recent calls stay"
         );
     }
 

@@ -1349,6 +1349,130 @@ mod tests {
         );
     }
 
+    /// Random operations (seeded, reproducible) against the rules the flusher relies on.
+    #[test]
+    fn random_operations_keep_order_and_once_only_rules() {
+        let store = Store::open_in_memory().expect("open");
+        let ob = store.outbox();
+        let mut rng = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move |n: u64| {
+            rng = splitmix64(rng);
+            rng % n
+        };
+        let mut creates_acked: std::collections::HashMap<String, OutboxId> = Default::default();
+        for step in 0..2_000_i64 {
+            let now = t(step);
+            let call = format!("call-{}", next(12));
+            match next(6) {
+                0 | 1 => {
+                    let result = ob.enqueue(&create(&call), now);
+                    match (result, creates_acked.get(&call)) {
+                        (Ok(id), None) => {
+                            creates_acked.insert(call, id);
+                        }
+                        (Err(Error::DuplicateCreate { existing, .. }), Some(&first)) => {
+                            assert_eq!(existing, first, "step {step}: names the first create")
+                        }
+                        (other, known) => {
+                            panic!("step {step}: create of {call} ({known:?}) gave {other:?}")
+                        }
+                    }
+                }
+                2 => match ob.enqueue(&update(&call, None), now) {
+                    Ok(_) => assert!(
+                        creates_acked.contains_key(&call),
+                        "step {step}: an update without a create must be refused"
+                    ),
+                    Err(Error::UpdateWithoutTarget { .. }) => assert!(
+                        !creates_acked.contains_key(&call),
+                        "step {step}: an update behind a create must be accepted"
+                    ),
+                    Err(e) => panic!("step {step}: update gave {e:?}"),
+                },
+                _ => {
+                    let due = ob.due(now, 1 + next(20) as usize).expect("due");
+                    let mut seen = std::collections::HashSet::new();
+                    for item in &due {
+                        assert!(
+                            seen.insert(item.call_object.clone()),
+                            "step {step}: one row per CallObject per batch"
+                        );
+                        if item.kind == WriteKind::Update {
+                            assert!(
+                                item.target_id.is_some(),
+                                "step {step}: a due update knows its target"
+                            );
+                        }
+                        let earlier_open = ob
+                            .by_call_object(&item.call_object)
+                            .expect("rows")
+                            .into_iter()
+                            .filter(|r| r.id < item.id)
+                            .any(|r| {
+                                matches!(
+                                    r.state,
+                                    OutboxState::Pending | OutboxState::InFlight { .. }
+                                )
+                            });
+                        assert!(
+                            !earlier_open,
+                            "step {step}: {} overtook an earlier row",
+                            item.id
+                        );
+                    }
+                    let ids: Vec<_> = due.iter().map(|i| i.id).collect();
+                    ob.mark_in_flight(&ids, now).expect("in flight");
+                    let outcomes: Vec<_> = due
+                        .iter()
+                        .map(|item| {
+                            let outcome = match next(4) {
+                                0 => WriteOutcome::Retry {
+                                    next_attempt_at: now
+                                        + chrono::Duration::seconds(next(5) as i64),
+                                    error: "UNABLE_TO_LOCK_ROW".into(),
+                                },
+                                1 if next(10) == 0 => WriteOutcome::Failed {
+                                    code: "INVALID_FIELD".into(),
+                                    message: "bad".into(),
+                                    permanent: true,
+                                },
+                                _ => WriteOutcome::Done {
+                                    sf_id: item
+                                        .target_id
+                                        .clone()
+                                        .unwrap_or_else(|| format!("00T{}", item.id)),
+                                },
+                            };
+                            (item.id, outcome)
+                        })
+                        .collect();
+                    ob.record_outcomes(&outcomes, now).expect("outcomes");
+                    if next(20) == 0 {
+                        if let Some(failed) = ob.failed(1).expect("failed").first() {
+                            ob.retry_failed(failed.id, now).expect("retry button");
+                        }
+                    }
+                }
+            }
+        }
+        let stats = ob.stats().expect("stats");
+        assert_eq!(stats.in_flight, 0, "every batch was answered");
+        assert!(
+            stats.done > 0,
+            "the run must have completed some writes to mean anything"
+        );
+        for (call, id) in &creates_acked {
+            let creates: Vec<_> = ob
+                .by_call_object(call)
+                .expect("rows")
+                .into_iter()
+                .filter(|r| r.kind == WriteKind::Create)
+                .collect();
+            assert_eq!(creates.len(), 1, "{call}: exactly one create row");
+            assert_eq!(creates[0].id, *id, "{call}: the acknowledged create");
+        }
+    }
+
     #[test]
     fn backoff_grows_caps_and_jitters_deterministically() {
         let id = OutboxId(7);
