@@ -32,7 +32,7 @@ pub(crate) async fn layer(State(shared): State<Arc<Shared>>, req: Request, next:
         .extensions()
         .get::<crate::server::OriginalPath>()
         .map_or_else(|| req.uri().path().to_owned(), |p| p.0.clone());
-    let query = req.uri().query().map(str::to_owned);
+    let query = req.uri().query().map(redact_query);
     let latency = shared.lock().latency;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -47,6 +47,33 @@ pub(crate) async fn layer(State(shared): State<Arc<Shared>>, req: Request, next:
         counted: false,
     });
     response
+}
+
+/// Parameters whose values are secrets and never appear in the call log.
+const SECRET_PARAMS: &[&str] = &[
+    "token",
+    "code",
+    "refresh_token",
+    "code_verifier",
+    "access_token",
+    "device_code",
+];
+
+/// The query string with secret values replaced by `[redacted]`.
+pub fn redact_query(query: &str) -> String {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| {
+            let v = if SECRET_PARAMS.contains(&k.as_ref()) {
+                "[redacted]".into()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
 }
 
 fn org_id15() -> String {
@@ -770,6 +797,19 @@ mod tests {
                 }
             ),
             "PKCE is required"
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_from_logged_queries() {
+        let q = redact_query("token=abc123&state=s1&code=xyz");
+        assert!(
+            !q.contains("abc123") && !q.contains("xyz"),
+            "secret values are gone: {q}"
+        );
+        assert!(
+            q.contains("state=s1"),
+            "other parameters stay for debugging: {q}"
         );
     }
 

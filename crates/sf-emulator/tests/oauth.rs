@@ -509,3 +509,59 @@ async fn token_endpoint_errors_and_login_host_has_no_rest() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn access_tokens_expire_after_ttl() {
+    let emu = start(Config {
+        seed: false,
+        access_token_ttl: std::time::Duration::from_millis(300),
+        ..Config::default()
+    })
+    .await;
+    let tokens = emu.mint_tokens();
+    let http = client();
+    let status = http
+        .get(rest_url(&emu, "limits"))
+        .headers(bearer(&tokens.access_token))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200, "valid within the ttl");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let resp = http
+        .get(rest_url(&emu, "limits"))
+        .headers(bearer(&tokens.access_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401, "INVALID_SESSION_ID after the ttl");
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        fixture("error_session.json"),
+        "documented body"
+    );
+    let revoke = http
+        .get(format!(
+            "{}services/oauth2/revoke?token={}",
+            emu.login_url(),
+            tokens.refresh_token
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 200, "GET revoke is accepted too");
+    let logged = emu
+        .calls()
+        .into_iter()
+        .find(|c| c.path.ends_with("/revoke"))
+        .expect("revoke is logged");
+    assert!(
+        !logged
+            .query
+            .unwrap_or_default()
+            .contains(&tokens.refresh_token),
+        "tokens never reach the call log"
+    );
+    emu.shutdown().await;
+}
