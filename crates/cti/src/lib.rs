@@ -10,6 +10,9 @@
 //!   exported as JSON; an import is all or nothing.
 //! - [`pop`]: the popup's content, the screen-pop decision and its Lightning URL.
 //! - [`settings`]: the agent's [`Behaviour`] settings with documented defaults.
+//! - [`task`]: call logs and SMS day logs as Salesforce Task fields.
+//! - [`wrapup`]: one call's after-call state machine: the Task is written once, when wrap-up
+//!   ends, and later changed only by the agent.
 #![deny(missing_docs)]
 
 mod json;
@@ -18,7 +21,9 @@ pub mod phone;
 pub mod pop;
 pub mod record;
 pub mod settings;
+pub mod task;
 pub mod text;
+pub mod wrapup;
 
 pub use layout::{
     CallField, CallType, CallTypeLayout, FieldSpec, FlowTarget, Layout, LayoutError,
@@ -35,3 +40,8 @@ pub use pop::{
 };
 pub use record::{Match, RecordRef};
 pub use settings::{render_subject, Behaviour, Language, SettingsError, SubjectTemplates};
+pub use task::{
+    compose_call_task, compose_sms, sms_day_key, CallLog, Candidate, Direction, SmsDay, SmsMessage,
+    SmsWrite, TaskFields,
+};
+pub use wrapup::{CallState, CallWrapUp, Input, Output, WrapUpError};
