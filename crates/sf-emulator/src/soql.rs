@@ -13,7 +13,8 @@
 //! ```
 //!
 //! As in Salesforce, `AND` and `OR` cannot be mixed without parentheses, and string literals escape
-//! `'` as `\'` and `\` as `\\` (also `\"`, `\n`, `\r`, `\t`, `\b`, `\f`; `\%` and `\_` stay escaped
+//! `'` as `\'` and `\` as `\\` (also `\"`, `\n`, `\r`, `\t`, `\b`, `\f`, their upper-case forms and
+//! `\uXXXX`; `\%` and `\_` stay escaped
 //! so that `LIKE` reads them as literal characters). Anything outside the subset is a
 //! [`QueryError`] that names what is not supported; the server answers it with
 //! `400 MALFORMED_QUERY`. Field names are not checked here (the server knows the schemas).
@@ -536,11 +537,28 @@ fn lex_string(input: &str, start: usize) -> Result<(String, usize), QueryError> 
                 Some((_, '\'')) => out.push('\''),
                 Some((_, '"')) => out.push('"'),
                 Some((_, '\\')) => out.push('\\'),
-                Some((_, 'n')) => out.push('\n'),
-                Some((_, 'r')) => out.push('\r'),
-                Some((_, 't')) => out.push('\t'),
-                Some((_, 'b')) => out.push('\u{8}'),
-                Some((_, 'f')) => out.push('\u{c}'),
+                Some((_, 'n' | 'N')) => out.push('\n'),
+                Some((_, 'r' | 'R')) => out.push('\r'),
+                Some((_, 't' | 'T')) => out.push('\t'),
+                Some((_, 'b' | 'B')) => out.push('\u{8}'),
+                Some((_, 'f' | 'F')) => out.push('\u{c}'),
+                Some((j, 'u')) => {
+                    let hex: String = chars.by_ref().take(4).map(|(_, h)| h).collect();
+                    let decoded = (hex.len() == 4)
+                        .then(|| u32::from_str_radix(&hex, 16).ok())
+                        .flatten()
+                        .and_then(char::from_u32);
+                    match decoded {
+                        Some(c) => out.push(c),
+                        None => {
+                            return Err(error_at(
+                                input,
+                                start + 1 + j,
+                                "Invalid string literal: \\u needs four hex digits",
+                            ))
+                        }
+                    }
+                }
                 Some((_, e @ ('%' | '_'))) => {
                     out.push('\\');
                     out.push(e);
@@ -1067,6 +1085,26 @@ mod tests {
             value,
             Literal::String(raw.into()),
             "escaping then parsing gives the original"
+        );
+    }
+
+    #[test]
+    fn documented_escape_sequences() {
+        let c = cond(r#"Description = 'a\nb\Tc\u00e9\"'"#);
+        assert_eq!(
+            c,
+            Condition::Compare {
+                field: "Description".into(),
+                op: CompareOp::Eq,
+                value: Literal::String("a\nb\tcé\"".into()),
+            },
+            "newline, upper-case tab, a unicode escape and a double quote decode"
+        );
+        let err = parse_soql(r"SELECT Id FROM Contact WHERE Name = '\u00'")
+            .expect_err("a short unicode escape is invalid");
+        assert!(
+            err.message.contains("hex"),
+            "the error explains the escape: {err}"
         );
     }
 
