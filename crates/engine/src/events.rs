@@ -1,0 +1,140 @@
+//! The engine's typed output: what the UI (through the desktop shell) is told.
+
+use chrono::{DateTime, Utc};
+use cti::PopDecision;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::lookup::LookupStatus;
+use crate::telephony::{Direction, EndReason};
+
+/// Where a call stands, as the UI shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum CallPhase {
+    /// Ringing (inbound) or being placed (outbound).
+    Ringing {
+        /// Which way.
+        direction: Direction,
+    },
+    /// Answered and talking.
+    Established,
+    /// On hold.
+    Held,
+    /// Hung up; the agent is wrapping up until `deadline` (when the log is auto-saved) or
+    /// until they save or discard.
+    WrapUp {
+        /// When the auto-save fires, if it will.
+        deadline: Option<DateTime<Utc>>,
+    },
+    /// Ended and finished with (log saved, discarded, or not to be logged).
+    Closed {
+        /// Why the call ended.
+        reason: EndReason,
+    },
+}
+
+/// Where a log (a call's or an SMS day's Task) stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LogStatus {
+    /// Committed to the outbox, not yet confirmed by Salesforce.
+    Queued,
+    /// Written to Salesforce as this Task.
+    Saved {
+        /// The Task's Id.
+        task_id: String,
+    },
+    /// Salesforce refused it for good; the agent may fix and retry.
+    Failed {
+        /// Why, for the agent.
+        reason: String,
+    },
+}
+
+/// How the engine's Salesforce connection is doing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ConnectionState {
+    /// Not known yet (nothing sent since start).
+    Unknown,
+    /// Requests succeed.
+    Connected,
+    /// Requests fail for now (outage, network); writes wait in the outbox.
+    Offline {
+        /// The last error.
+        reason: String,
+    },
+    /// The org's API request limit is used up: nothing is sent before `until`.
+    LimitExceeded {
+        /// When sending resumes.
+        until: DateTime<Utc>,
+    },
+    /// The session ended for good: the agent must sign in again (writes wait in the outbox).
+    ReconnectNeeded,
+}
+
+/// The popup's content for a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Popup {
+    /// The caller, the matches (the chooser), the call fields and the decided pop.
+    pub decision: PopDecision,
+    /// Where the matches came from, or why there are none ("lookup failed", "not connected").
+    pub lookup: LookupStatus,
+}
+
+/// What the engine tells the UI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum UiEvent {
+    /// A call changed phase.
+    CallState {
+        /// The call.
+        call_id: String,
+        /// Its new phase.
+        phase: CallPhase,
+    },
+    /// The popup for a call (sent once the lookup is over, or failed).
+    Popup {
+        /// The call.
+        call_id: String,
+        /// What it shows.
+        popup: Popup,
+    },
+    /// A page to open in the browser.
+    Pop {
+        /// The call.
+        call_id: String,
+        /// The Lightning URL.
+        url: Url,
+        /// Open in a new window (the layout's "open within").
+        new_window: bool,
+    },
+    /// A log's state changed. `call_object` is the call id for a call log, the SMS day key for
+    /// an SMS log.
+    LogState {
+        /// The Task's CallObject.
+        call_object: String,
+        /// Its new state.
+        state: LogStatus,
+    },
+    /// The Salesforce connection changed.
+    Connection {
+        /// The new state.
+        state: ConnectionState,
+    },
+    /// Salesforce reported the org's API usage.
+    ApiUsage {
+        /// Requests used in the rolling 24 hours.
+        used: u64,
+        /// The allocation.
+        max: u64,
+    },
+    /// Something the agent asked for could not be done.
+    ActionFailed {
+        /// The call concerned, when any.
+        call_id: Option<String>,
+        /// Why.
+        message: String,
+    },
+}

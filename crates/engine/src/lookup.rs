@@ -1,0 +1,265 @@
+//! Who is calling: the match cache first (a pinned record wins, fresh results need no request),
+//! then one Salesforce phone search with `cti`'s search terms, ranked by `cti`, cached.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use cti::{CallType, CallTypeLayout, Layout, Match, Normalized, RecordRef};
+use salesforce::{Client, ErrorClass, SearchRecord};
+use serde::{Deserialize, Serialize};
+use store::Store;
+
+/// Where the matches of a lookup came from, or why there are none to trust.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum LookupStatus {
+    /// The record the agent picked or created for this number (no request made).
+    Pinned,
+    /// Fresh results from the match cache (no request made).
+    Cache,
+    /// A Salesforce search just now.
+    Salesforce,
+    /// The search failed or took too long; the popup shows the caller only.
+    Failed {
+        /// Why, for the agent.
+        reason: String,
+    },
+    /// There is no usable Salesforce session (sign in first, or again).
+    NotConnected,
+}
+
+impl LookupStatus {
+    /// True when the matches can be trusted (the pop may follow).
+    pub fn is_ok(&self) -> bool {
+        matches!(
+            self,
+            LookupStatus::Pinned | LookupStatus::Cache | LookupStatus::Salesforce
+        )
+    }
+}
+
+/// The outcome of a lookup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lookup {
+    /// The ranked matches (empty when the lookup failed).
+    pub matches: Vec<Match>,
+    /// Where they came from.
+    pub status: LookupStatus,
+}
+
+/// The match-cache key of a number: E.164 when known, else its digits.
+pub fn cache_key(caller: &Normalized) -> String {
+    caller.e164.clone().unwrap_or_else(|| caller.digits.clone())
+}
+
+/// Turns Salesforce search rows into `cti` matches: `Name` as the name, the layout's phone
+/// fields of the object as phones, every other returned field (except `attributes` and `Id`) as
+/// a display field. Rows of objects the layout does not show keep the standard phone fields.
+pub fn matches_from_search(records: &[SearchRecord], layout: &CallTypeLayout) -> Vec<Match> {
+    records
+        .iter()
+        .map(|r| {
+            let phone_fields: Vec<String> = match layout.object(&r.sobject) {
+                Some(spec) => spec.all_phone_fields(),
+                None => cti::layout::standard_phone_fields(&r.sobject)
+                    .iter()
+                    .map(|f| (*f).to_owned())
+                    .collect(),
+            };
+            let mut phones = BTreeMap::new();
+            let mut fields = BTreeMap::new();
+            for (key, value) in &r.fields {
+                if key == "attributes" || key == "Id" {
+                    continue;
+                }
+                match value {
+                    serde_json::Value::String(s) if phone_fields.iter().any(|p| p == key) => {
+                        phones.insert(key.clone(), s.clone());
+                    }
+                    other => {
+                        fields.insert(key.clone(), other.clone());
+                    }
+                }
+            }
+            let name = r
+                .fields
+                .get("Name")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            Match {
+                record: RecordRef::new(r.sobject.clone(), r.id.clone()),
+                name,
+                phones,
+                fields,
+            }
+        })
+        .collect()
+}
+
+/// Looks up `caller` for a call of `call_type` at `now`:
+/// 1. a pinned record for the number wins (no request);
+/// 2. cached results younger than `ttl` are used (no request);
+/// 3. otherwise one phone search with [`cti::search_terms`], bounded by `timeout`, ranked with
+///    [`cti::rank_matches`] in the layout's object order and put in the cache.
+///
+/// Never fails: a store or Salesforce problem comes back as [`LookupStatus::Failed`] or
+/// [`LookupStatus::NotConnected`] with no matches, so the popup can still show the caller.
+pub async fn lookup(
+    store: &Store,
+    client: &Client,
+    layout: &Layout,
+    call_type: CallType,
+    caller: &Normalized,
+    now: DateTime<Utc>,
+    ttl: Duration,
+    timeout: Duration,
+) -> Lookup {
+    let key = cache_key(caller);
+    match store.match_cache().with_ttl(ttl).lookup(&key, now) {
+        Ok(Some(cached)) => {
+            if let Some(pinned) = cached.pinned {
+                match serde_json::from_value::<Match>(pinned.record) {
+                    Ok(m) => {
+                        return Lookup {
+                            matches: vec![m],
+                            status: LookupStatus::Pinned,
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "pinned record unreadable; searching"),
+                }
+            }
+            if let (true, Some(records)) = (cached.fresh, cached.records) {
+                match serde_json::from_value::<Vec<Match>>(records) {
+                    Ok(matches) => {
+                        return Lookup {
+                            matches,
+                            status: LookupStatus::Cache,
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cached matches unreadable; searching"),
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "match cache unreadable; searching"),
+    }
+    let terms = cti::search_terms(caller);
+    let found = match tokio::time::timeout(timeout, client.search_phone(&terms)).await {
+        Err(_) => {
+            return Lookup {
+                matches: Vec::new(),
+                status: LookupStatus::Failed {
+                    reason: format!("Salesforce did not answer within {timeout:?}"),
+                },
+            }
+        }
+        Ok(Err(e)) => {
+            let status = match e.classify() {
+                ErrorClass::ReconnectNeeded => LookupStatus::NotConnected,
+                _ => LookupStatus::Failed {
+                    reason: e.to_string(),
+                },
+            };
+            tracing::info!(error = %e, "phone search failed");
+            return Lookup {
+                matches: Vec::new(),
+                status,
+            };
+        }
+        Ok(Ok(found)) => found,
+    };
+    let rules = layout.for_call(call_type);
+    let matches = cti::rank_matches(
+        caller,
+        matches_from_search(&found, rules),
+        &rules.object_names(),
+    );
+    match serde_json::to_value(&matches) {
+        Ok(value) => {
+            if let Err(e) = store.match_cache().put(&key, &value, now) {
+                tracing::warn!(error = %e, "could not cache the matches");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not encode the matches"),
+    }
+    Lookup {
+        matches,
+        status: LookupStatus::Salesforce,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(sobject: &str, id: &str, fields: serde_json::Value) -> SearchRecord {
+        SearchRecord {
+            sobject: sobject.into(),
+            id: id.into(),
+            fields: fields.as_object().cloned().expect("object"),
+        }
+    }
+
+    #[test]
+    fn search_rows_become_matches_with_phones_split_out() {
+        let layout = CallTypeLayout::default_for(CallType::Inbound);
+        let rows = vec![row(
+            "Contact",
+            "003000000000001AAA",
+            serde_json::json!({
+                "attributes": {"type": "Contact"},
+                "Id": "003000000000001AAA",
+                "Name": "Hanako Yamada",
+                "Phone": "03-1234-5678",
+                "MobilePhone": null,
+                "Account": {"Name": "Yamada Shoji"}
+            }),
+        )];
+        let matches = matches_from_search(&rows, &layout);
+        assert_eq!(matches.len(), 1, "one row gives one match");
+        let m = &matches[0];
+        assert_eq!(
+            m.record,
+            RecordRef::new("Contact", "003000000000001AAA"),
+            "the record reference comes from the row's type and Id"
+        );
+        assert_eq!(m.name, "Hanako Yamada", "Name is the display name");
+        assert_eq!(
+            m.phones.get("Phone").map(String::as_str),
+            Some("03-1234-5678"),
+            "a string phone field is a phone"
+        );
+        assert!(
+            !m.fields.contains_key("attributes") && !m.fields.contains_key("Id"),
+            "attributes and Id are not display fields"
+        );
+        assert_eq!(
+            m.fields.get("Account"),
+            Some(&serde_json::json!({"Name": "Yamada Shoji"})),
+            "relationship fields are kept for display"
+        );
+        assert!(
+            !m.phones.contains_key("MobilePhone"),
+            "a null phone is not a phone"
+        );
+    }
+
+    #[test]
+    fn cache_key_prefers_e164() {
+        let n = cti::normalize("03-1234-5678", cti::Region::parse("JP").expect("JP"))
+            .expect("normalizes");
+        assert_eq!(
+            cache_key(&n),
+            "+81312345678",
+            "a valid number is cached by E.164"
+        );
+        let ext = cti::normalize("1234", cti::Region::US).expect("extension");
+        assert_eq!(
+            cache_key(&ext),
+            "1234",
+            "an extension is cached by its digits"
+        );
+    }
+}
