@@ -45,6 +45,7 @@ pub(crate) fn reset(shared: &Shared, seed: bool) {
     state.used = 0;
     state.faults.clear();
     state.calls.clear();
+    state.cursors.clear();
 }
 
 fn bad_request(message: String) -> Response {

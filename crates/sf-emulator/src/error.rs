@@ -130,6 +130,12 @@ pub enum Error {
     /// A sibling failed in an allOrNone collection, so this record was not saved (collections only).
     #[error("Record rolled back because not all records were valid and the request was using AllOrNone header")]
     RolledBack,
+    /// A `nextRecordsUrl` locator that does not exist (400).
+    #[error("invalid query locator")]
+    InvalidQueryLocator {
+        /// The locator as requested.
+        locator: String,
+    },
     /// The verb is not served on this URL (405).
     #[error("HTTP Method '{method}' not allowed. Allowed are {allowed}")]
     MethodNotAllowed {
@@ -167,6 +173,7 @@ impl Error {
             Error::ExceededIdLimit { .. } => "EXCEEDED_ID_LIMIT",
             Error::RolledBack => "ALL_OR_NONE_OPERATION_ROLLED_BACK",
             Error::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
+            Error::InvalidQueryLocator { .. } => "INVALID_QUERY_LOCATOR",
         }
     }
 

@@ -150,6 +150,8 @@ pub(crate) struct State {
     pub latency: Duration,
     pub phone_match: PhoneMatch,
     pub calls: Vec<ApiCall>,
+    /// Query locators (`01g…`) → every row of that query result, for `nextRecordsUrl`.
+    pub cursors: std::collections::HashMap<String, (Vec<Value>, usize)>,
 }
 
 /// What every handler shares.
@@ -181,6 +183,7 @@ pub struct Emulator {
 
 impl Emulator {
     /// Binds both listeners, loads the seed data if asked, and starts serving.
+    #[tracing::instrument(skip_all)]
     pub async fn start(config: Config) -> std::io::Result<Emulator> {
         let login = tokio::net::TcpListener::bind(config.login_addr).await?;
         let instance = tokio::net::TcpListener::bind(config.instance_addr).await?;
@@ -200,6 +203,7 @@ impl Emulator {
             latency: config.latency,
             phone_match: config.phone_match,
             calls: Vec::new(),
+            cursors: Default::default(),
         };
         if config.seed {
             rest::sobjects::load_seed(&mut state.data, Instant::now());

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Form, Query, Request, State};
+use axum::body::Bytes;
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -24,6 +25,17 @@ use crate::sessions::{self, Code, Device};
 use crate::{ids, ApiCall, Shared, Tokens};
 
 type Params = HashMap<String, String>;
+
+/// A form-encoded body as parameters, whatever the Content-Type says (first value wins).
+fn form(body: &[u8]) -> Params {
+    let mut params = Params::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        params
+            .entry(k.into_owned())
+            .or_insert_with(|| v.into_owned());
+    }
+    params
+}
 
 /// Latency and the call log for OAuth endpoints (never counted against the API limit).
 pub(crate) async fn layer(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
@@ -361,10 +373,8 @@ pub(crate) async fn authorize_page(
 }
 
 /// `POST /services/oauth2/authorize`: the user's decision from the approve page.
-pub(crate) async fn authorize_decision(
-    State(shared): State<Arc<Shared>>,
-    Form(params): Form<Params>,
-) -> Response {
+pub(crate) async fn authorize_decision(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let params = form(&body);
     if let Some(response) = refusal(&shared, &params) {
         return response;
     }
@@ -379,7 +389,10 @@ pub(crate) async fn authorize_decision(
     if !state.is_empty() {
         pairs.push(("state", state.as_str()));
     }
-    redirect_with(&params["redirect_uri"], &pairs)
+    redirect_with(
+        params.get("redirect_uri").map_or("", String::as_str),
+        &pairs,
+    )
 }
 
 /// base64url(sha256(verifier)), no padding.
@@ -388,10 +401,8 @@ pub fn s256(verifier: &str) -> String {
 }
 
 /// `POST /services/oauth2/token`.
-pub(crate) async fn token(
-    State(shared): State<Arc<Shared>>,
-    Form(params): Form<Params>,
-) -> Response {
+pub(crate) async fn token(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let params = form(&body);
     let p = |k: &str| params.get(k).map(String::as_str).unwrap_or_default();
     if p("response_type") == "device_code" {
         return device_start(&shared, &params);
@@ -543,10 +554,8 @@ pub(crate) async fn device_page(Query(params): Query<Params>) -> Response {
 }
 
 /// `POST /setup/connect`: the user approves the device whose user code they typed.
-pub(crate) async fn device_approve(
-    State(shared): State<Arc<Shared>>,
-    Form(params): Form<Params>,
-) -> Response {
+pub(crate) async fn device_approve(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let params = form(&body);
     let typed: String = params
         .get("user_code")
         .map_or("", String::as_str)
@@ -578,10 +587,8 @@ pub(crate) async fn device_approve(
 }
 
 /// `POST /services/oauth2/revoke` (`token=`): 200 with an empty body, 400 `invalid_token` if unknown.
-pub(crate) async fn revoke(
-    State(shared): State<Arc<Shared>>,
-    Form(params): Form<Params>,
-) -> Response {
+pub(crate) async fn revoke(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let params = form(&body);
     revoke_token(&shared, params.get("token").map_or("", String::as_str))
 }
 

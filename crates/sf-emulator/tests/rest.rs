@@ -770,3 +770,97 @@ async fn control_api_over_http_and_latency() {
     assert_eq!(status, 401, "expired tokens stay expired after reset");
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn query_pages_with_next_records_url_and_405() {
+    let emu = start(Config::default()).await;
+    let token = emu.mint_tokens().access_token;
+    let http = client();
+    let total = emu.records("Contact").len();
+    assert!(
+        total > 200,
+        "the seed has more than one page of Contacts ({total})"
+    );
+    let first: Value = http
+        .get(rest_url(
+            &emu,
+            "query/?q=SELECT+Id,+Name+FROM+Contact+ORDER+BY+Name",
+        ))
+        .headers(bearer(&token))
+        .header("Sforce-Query-Options", "batchSize=200")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        first["totalSize"].as_u64(),
+        Some(total as u64),
+        "totalSize counts every row, not the page"
+    );
+    assert_eq!(first["done"], false, "more pages follow");
+    let mut seen = first["records"].as_array().unwrap().len();
+    let mut next = first["nextRecordsUrl"].as_str().map(str::to_owned);
+    while let Some(path) = next {
+        let page: Value = http
+            .get(format!(
+                "{}{}",
+                emu.instance_url(),
+                path.trim_start_matches('/')
+            ))
+            .headers(bearer(&token))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        seen += page["records"].as_array().unwrap().len();
+        next = page["nextRecordsUrl"].as_str().map(str::to_owned);
+        assert_eq!(
+            page["done"],
+            next.is_none(),
+            "done is true exactly on the last page"
+        );
+    }
+    assert_eq!(seen, total, "the pages together hold every row once");
+    let (status, body) = get_json(&emu, &token, "query/01gBOGUS-200").await;
+    assert_eq!(
+        (status, body[0]["errorCode"].as_str()),
+        (400, Some("INVALID_QUERY_LOCATOR")),
+        "unknown locator"
+    );
+
+    let resp = http
+        .put(rest_url(&emu, "sobjects/Task"))
+        .headers(bearer(&token))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405, "PUT is not served on sobjects/Task");
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()[0]["errorCode"],
+        "METHOD_NOT_ALLOWED",
+        "with an error array"
+    );
+    let resp = http
+        .post(emu.login_url().join("/services/oauth2/token").unwrap())
+        .header("Content-Type", "text/plain")
+        .body("grant_type=refresh_token&client_id=callpop-desktop&refresh_token=nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        400,
+        "a form body with the wrong Content-Type is still read"
+    );
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"],
+        "invalid_grant",
+        "and answered as OAuth"
+    );
+    emu.shutdown().await;
+}

@@ -55,6 +55,7 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Router {
             get(search::parameterized_get).post(search::parameterized_post),
         )
         .route(&format!("{v}/query"), get(query::query))
+        .route(&format!("{v}/query/{{locator}}"), get(query::query_more))
         .route(&format!("{v}/sobjects/{{sobject}}"), post(sobjects::create))
         .route(
             &format!("{v}/sobjects/{{sobject}}/describe"),
@@ -71,6 +72,7 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Router {
             post(sobjects::collection_create).patch(sobjects::collection_update),
         )
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(shared.clone(), layer))
         .with_state(shared)
 }
@@ -78,6 +80,29 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Router {
 /// 404 `NOT_FOUND` with Salesforce's error array.
 pub(crate) async fn not_found() -> Response {
     Error::NotFound.into_response()
+}
+
+/// 405 `METHOD_NOT_ALLOWED`, naming the verbs the resource serves.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let after_version: Vec<&str> = uri
+        .path()
+        .trim_start_matches("/services/data/")
+        .split('/')
+        .skip(1)
+        .collect();
+    let allowed = match after_version.as_slice() {
+        ["sobjects", _] => "GET,HEAD,POST",
+        ["sobjects", _, "describe"] => "GET,HEAD",
+        ["sobjects", _, _] => "GET,PATCH,HEAD,DELETE",
+        ["composite", "sobjects"] => "DELETE,GET,PATCH,POST",
+        ["parameterizedSearch"] => "GET,HEAD,POST",
+        _ => "GET,HEAD",
+    };
+    Error::MethodNotAllowed {
+        method: method.to_string(),
+        allowed: allowed.into(),
+    }
+    .into_response()
 }
 
 async fn versions() -> Json<Value> {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
@@ -153,8 +154,8 @@ pub fn project(
     Value::Object(out)
 }
 
-/// Runs a parsed SOQL query against the data.
-pub fn run(data: &Data, version: &str, q: &soql::SoqlQuery) -> Result<Value> {
+/// Runs a parsed SOQL query against the data; every matching row, projected.
+pub fn run(data: &Data, version: &str, q: &soql::SoqlQuery) -> Result<Vec<Value>> {
     let sobject = schema::canonical_sobject(&q.from).ok_or_else(|| Error::InvalidType {
         sobject: q.from.clone(),
     })?;
@@ -179,13 +180,43 @@ pub fn run(data: &Data, version: &str, q: &soql::SoqlQuery) -> Result<Value> {
         .filter(|r| q.filter.as_ref().is_none_or(|c| c.eval(r)))
         .collect();
     soql::sort_records(&mut rows, &q.order_by);
-    let records: Vec<Value> = rows
+    Ok(rows
         .iter()
         .skip(q.offset.unwrap_or(0))
         .take(q.limit.unwrap_or(usize::MAX))
         .map(|r| project(version, sobject, r, &refs, false))
-        .collect();
-    Ok(json!({"totalSize": records.len(), "done": true, "records": records}))
+        .collect())
+}
+
+/// Default and bounds of the page size (`Sforce-Query-Options: batchSize=N`).
+pub const BATCH_DEFAULT: usize = 2000;
+const BATCH_MIN: usize = 200;
+
+/// The batch size asked for in `Sforce-Query-Options`, clamped to 200..=2000.
+pub fn batch_size(headers: &HeaderMap) -> usize {
+    headers
+        .get("Sforce-Query-Options")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(',')
+                .find_map(|p| p.trim().strip_prefix("batchSize="))
+        })
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .map_or(BATCH_DEFAULT, |n| n.clamp(BATCH_MIN, BATCH_DEFAULT))
+}
+
+/// One page of a result: `{"totalSize","done","records"[,"nextRecordsUrl"]}`.
+pub fn page(version: &str, locator: &str, rows: &[Value], offset: usize, batch: usize) -> Value {
+    let end = (offset + batch).min(rows.len());
+    let mut body = json!({
+        "totalSize": rows.len(),
+        "done": end >= rows.len(),
+        "records": rows.get(offset..end).unwrap_or_default(),
+    });
+    if end < rows.len() {
+        body["nextRecordsUrl"] = json!(format!("/services/data/{version}/query/{locator}-{end}"));
+    }
+    body
 }
 
 /// `GET /query?q=<SOQL>`.
@@ -193,13 +224,42 @@ pub(crate) async fn query(
     State(shared): State<Arc<Shared>>,
     Path(version): Path<String>,
     Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Result<Response> {
     let q = params.get("q").ok_or_else(|| Error::MalformedQuery {
         message: "A query string (q) is required".into(),
     })?;
     let parsed = soql::parse_soql(q)?;
-    let body = run(&shared.lock().data, &version, &parsed)?;
-    Ok(Json(body).into_response())
+    let batch = batch_size(&headers);
+    let mut state = shared.lock();
+    let rows = run(&state.data, &version, &parsed)?;
+    let locator = if rows.len() > batch {
+        let n = state.cursors.len() as u64 + 1;
+        let locator = ids::generate("01g", n);
+        state.cursors.insert(locator.clone(), (rows.clone(), batch));
+        locator
+    } else {
+        String::new()
+    };
+    Ok(Json(page(&version, &locator, &rows, 0, batch)).into_response())
+}
+
+/// `GET /query/{locator}-{offset}`: the next page of an earlier query.
+pub(crate) async fn query_more(
+    State(shared): State<Arc<Shared>>,
+    Path((version, locator)): Path<(String, String)>,
+) -> Result<Response> {
+    let invalid = || Error::InvalidQueryLocator {
+        locator: locator.clone(),
+    };
+    let (id, offset) = locator.rsplit_once('-').ok_or_else(invalid)?;
+    let offset: usize = offset.parse().map_err(|_| invalid())?;
+    let state = shared.lock();
+    let (rows, batch) = state.cursors.get(id).ok_or_else(invalid)?;
+    if offset > rows.len() {
+        return Err(invalid());
+    }
+    Ok(Json(page(&version, id, rows, offset, *batch)).into_response())
 }
 
 #[cfg(test)]
@@ -273,23 +333,52 @@ mod tests {
         ))
         .unwrap();
         let out = run(&d, "v64.0", &q).unwrap();
+        assert_eq!(out.len(), 1, "the escaped quote matches the stored name");
+        assert_eq!(out[0]["Id"], json!(c), "the contact is returned");
         assert_eq!(
-            out["totalSize"], 1,
-            "the escaped quote matches the stored name"
-        );
-        assert_eq!(out["records"][0]["Id"], json!(c), "the contact is returned");
-        assert_eq!(
-            out["records"][0]["Account"]["Name"], "Acme",
+            out[0]["Account"]["Name"], "Acme",
             "relationship field nested under Account"
         );
         assert_eq!(
-            out["records"][0]["Account"]["attributes"]["url"],
+            out[0]["Account"]["attributes"]["url"],
             json!(format!("/services/data/v64.0/sobjects/Account/{acc}")),
             "nested attributes url"
         );
         assert!(
-            out["records"][0].get("Phone").is_none(),
+            out[0].get("Phone").is_none(),
             "fields not requested are not returned"
+        );
+    }
+
+    #[test]
+    fn pages_link_to_the_next_one() {
+        let rows: Vec<Value> = (0..450).map(|i| json!({"n": i})).collect();
+        let first = page("v64.0", "01gX", &rows, 0, 200);
+        assert_eq!(
+            (first["totalSize"].as_u64(), first["done"].as_bool()),
+            (Some(450), Some(false)),
+            "totalSize counts every row"
+        );
+        assert_eq!(
+            first["nextRecordsUrl"], "/services/data/v64.0/query/01gX-200",
+            "locator-offset URL"
+        );
+        let last = page("v64.0", "01gX", &rows, 400, 200);
+        assert_eq!(
+            last["records"].as_array().unwrap().len(),
+            50,
+            "the last page holds the rest"
+        );
+        assert!(
+            last.get("nextRecordsUrl").is_none() && last["done"] == true,
+            "and ends the result"
+        );
+        let mut h = HeaderMap::new();
+        h.insert("Sforce-Query-Options", "batchSize=50".parse().unwrap());
+        assert_eq!(
+            batch_size(&h),
+            200,
+            "batch sizes below 200 are raised to 200"
         );
     }
 
