@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use http::{header, HeaderValue, Request};
 use oauth2::{
     AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
-    Scope, StandardRevocableToken,
+    Scope,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -22,8 +22,8 @@ use crate::error::{Error, Result};
 use crate::host::LoginHost;
 use crate::oauth::{
     bind_loopback, map_reqwest, map_token_error, oauth_client, parse_device_code,
-    parse_device_poll, prepare_device_code, prepare_device_poll, tokens_from_oauth, wait_for_code,
-    DeviceCode, DevicePoll, OAuthClient,
+    parse_device_poll, parse_revoke, prepare_device_code, prepare_device_poll, prepare_revoke,
+    tokens_from_oauth, wait_for_code, DeviceCode, DevicePoll, OAuthClient,
 };
 use crate::rest::{
     self, ApiBase, ApiVersion, Limit, QueryResult, Response, SaveResult, SearchIn, SearchRecord,
@@ -293,23 +293,12 @@ impl Client {
         };
         self.inner.store.clear()?;
         let Some(tokens) = tokens else { return Ok(()) };
-        let token: StandardRevocableToken = match &tokens.refresh_token {
-            Some(r) => RefreshToken::new(r.expose_secret().to_string()).into(),
-            None => {
-                oauth2::AccessToken::new(tokens.access_token.expose_secret().to_string()).into()
-            }
-        };
-        self.inner
-            .oauth
-            .revoke_token(token)
-            .map_err(|e| Error::InvalidInput {
-                what: "revocation",
-                reason: e.to_string(),
-            })?
-            .request_async(&self.inner.http)
-            .instrument(tracing::debug_span!("sf_oauth", grant = "revoke"))
-            .await
-            .map_err(map_token_error)
+        let token = tokens
+            .refresh_token
+            .as_ref()
+            .unwrap_or(&tokens.access_token);
+        let req = prepare_revoke(&self.inner.login_url, token)?;
+        parse_revoke(&self.send(req, None).await?)
     }
 
     /// Whether a refresh was refused and only a new login helps.

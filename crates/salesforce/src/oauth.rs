@@ -10,8 +10,7 @@ use oauth2::basic::{
 };
 use oauth2::{
     AuthUrl, ClientId, EndpointNotSet, EndpointSet, ExtraTokenFields, HttpClientError,
-    RequestTokenError, RevocationUrl, StandardRevocableToken, StandardTokenResponse, TokenResponse,
-    TokenUrl,
+    RequestTokenError, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -39,7 +38,9 @@ impl ExtraTokenFields for SalesforceTokenFields {}
 /// The token response as the `oauth2` crate parses it.
 pub type SalesforceTokenResponse = StandardTokenResponse<SalesforceTokenFields, BasicTokenType>;
 
-/// The `oauth2` client with authorize, token and revoke endpoints set.
+/// The `oauth2` client with authorize and token endpoints set. Revocation is our own
+/// [`prepare_revoke`] / [`parse_revoke`]: `oauth2` insists on an https revocation URL, which the
+/// loopback emulator does not have.
 pub type OAuthClient = oauth2::Client<
     BasicErrorResponse,
     SalesforceTokenResponse,
@@ -49,7 +50,7 @@ pub type OAuthClient = oauth2::Client<
     EndpointSet,
     EndpointNotSet,
     EndpointNotSet,
-    EndpointSet,
+    EndpointNotSet,
     EndpointSet,
 >;
 
@@ -70,10 +71,6 @@ pub fn oauth_client(login: &Url, client_id: &str) -> Result<OAuthClient> {
         .set_token_uri(TokenUrl::from_url(endpoint(
             login,
             "/services/oauth2/token",
-        )?))
-        .set_revocation_url(RevocationUrl::from_url(endpoint(
-            login,
-            "/services/oauth2/revoke",
         )?)))
 }
 
@@ -369,6 +366,23 @@ pub fn parse_oauth_error(resp: &Response) -> Error {
             what: "OAuth endpoint",
             body: String::new(),
         },
+    }
+}
+
+/// `POST {login}/services/oauth2/revoke` with `token=<refresh or access token>`.
+pub fn prepare_revoke(login: &Url, token: &SecretString) -> Result<Request<Vec<u8>>> {
+    form_request(
+        &endpoint(login, "/services/oauth2/revoke")?,
+        &[("token", token.expose_secret())],
+    )
+}
+
+/// `200` (empty body) on success; otherwise the OAuth error (`invalid_token`, …).
+pub fn parse_revoke(resp: &Response) -> Result<()> {
+    if resp.status.is_success() {
+        Ok(())
+    } else {
+        Err(parse_oauth_error(resp))
     }
 }
 
@@ -727,29 +741,35 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn revoke_posts_the_token_form() {
-        let login = Url::parse("https://login.salesforce.com").expect("url");
-        let client = oauth_client(&login, "cid").expect("client");
-        let seen: Fake = Default::default();
+    #[test]
+    fn revoke_prepare_and_parse() {
+        let login = Url::parse("http://127.0.0.1:9999").expect("url");
         let rt = runtime_token("rv");
-        client
-            .revoke_token(oauth2::RefreshToken::new(rt.clone()).into())
-            .expect("revocation URL set")
-            .request_async(&fake(seen.clone(), 200, Vec::new()))
-            .await
-            .expect("200 with an empty body is success");
-        let reqs = seen.lock().expect("lock");
-        assert_eq!(reqs[0].method(), Method::POST, "revoke is a POST");
+        let req = prepare_revoke(&login, &SecretString::from(rt.clone())).expect("prepare");
+        assert_eq!(req.method(), Method::POST, "revoke is a POST");
         assert_eq!(
-            reqs[0].uri().path(),
+            req.uri().path(),
             "/services/oauth2/revoke",
-            "revoke endpoint"
+            "revoke endpoint on the login host"
         );
+        let form: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(req.body())
+                .into_owned()
+                .collect();
         assert_eq!(
-            form_of(&reqs[0])["token"],
-            rt,
-            "token= carries the refresh token"
+            form["token"], rt,
+            "token= carries the token, in the body not the URL"
+        );
+        assert!(req.uri().query().is_none(), "no token in the query string");
+        parse_revoke(&resp(200, "")).expect("200 with an empty body is success");
+        let err = parse_revoke(&resp(
+            400,
+            r#"{"error":"invalid_token","error_description":"invalid token"}"#,
+        ))
+        .expect_err("400 is an error");
+        assert!(
+            matches!(err, Error::OAuth { ref error, .. } if error == "invalid_token"),
+            "typed: {err:?}"
         );
     }
 }

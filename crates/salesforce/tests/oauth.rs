@@ -1,0 +1,239 @@
+//! OAuth against the emulator over real HTTP: PKCE login, refresh, invalid_grant, revoke,
+//! userinfo, state mismatch.
+
+mod common;
+
+use std::time::Duration;
+
+use callpop_salesforce::{Error, ErrorClass, TokenStore};
+use common::{client, emulator, play_browser, sign_in, token_calls};
+use secrecy::ExposeSecret;
+
+#[tokio::test]
+async fn pkce_login_saves_tokens_and_userinfo_answers() {
+    let emu = emulator(false).await;
+    let (client, store) = client(&emu, Duration::from_secs(10));
+    assert!(
+        !client.is_signed_in().await,
+        "a fresh client has no session"
+    );
+    let tokens = sign_in(&client).await;
+    assert_eq!(
+        tokens.instance_url,
+        emu.instance_url(),
+        "REST goes to the instance URL from the token response"
+    );
+    assert!(
+        tokens.refresh_token.is_some(),
+        "the refresh_token scope yields a refresh token"
+    );
+    let saved = store
+        .load()
+        .expect("store loads")
+        .expect("tokens were saved");
+    assert_eq!(
+        saved.access_token.expose_secret(),
+        tokens.access_token.expose_secret(),
+        "the store holds the session the login returned"
+    );
+    let me = client.userinfo().await.expect("userinfo answers");
+    assert!(
+        me.user_id.starts_with("005"),
+        "user ids have the 005 prefix: {me:?}"
+    );
+    assert!(
+        me.organization_id.starts_with("00D"),
+        "org ids have the 00D prefix: {me:?}"
+    );
+    assert!(
+        !me.username.is_empty() && !me.time_zone.is_empty(),
+        "username and time zone are filled: {me:?}"
+    );
+    let (org, user) = tokens
+        .org_and_user_id()
+        .expect("identity URL has org and user");
+    assert_eq!(
+        (org, user),
+        (me.organization_id.clone(), me.user_id.clone()),
+        "identity URL agrees with userinfo"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn state_mismatch_is_an_error() {
+    let emu = emulator(true).await;
+    let (client, store) = client(&emu, Duration::from_secs(10));
+    let pending = client.begin_login().await.expect("login starts");
+    let browser = tokio::spawn(play_browser(pending.authorize_url.clone(), |mut u| {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "state" {
+                    "forged".to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+        u
+    }));
+    let err = pending
+        .finish()
+        .await
+        .expect_err("a forged state must not sign in");
+    assert!(
+        matches!(err, Error::StateMismatch),
+        "typed state error: {err:?}"
+    );
+    let (_, page) = browser.await.expect("browser task");
+    assert!(
+        page.contains("failed"),
+        "the browser is shown an error page: {page}"
+    );
+    assert!(
+        store.load().expect("store").is_none(),
+        "nothing is saved after a failed login"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn expired_access_token_is_refreshed_once_transparently() {
+    let emu = emulator(true).await;
+    let (client, store) = client(&emu, Duration::from_secs(10));
+    let first = sign_in(&client).await;
+    client.api_version().await.expect("version discovery");
+    emu.expire_access_tokens();
+    let before = token_calls(&emu);
+    let me = client
+        .userinfo()
+        .await
+        .expect("the call succeeds after a transparent refresh");
+    assert!(!me.user_id.is_empty(), "userinfo answered");
+    assert_eq!(token_calls(&emu) - before, 1, "exactly one refresh request");
+    let saved = store.load().expect("store").expect("still signed in");
+    assert_ne!(
+        saved.access_token.expose_secret(),
+        first.access_token.expose_secret(),
+        "the store has the new access token"
+    );
+    assert_eq!(
+        saved
+            .refresh_token
+            .as_ref()
+            .map(|r| r.expose_secret().to_string()),
+        first
+            .refresh_token
+            .as_ref()
+            .map(|r| r.expose_secret().to_string()),
+        "the one refresh token is reused"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn invalid_grant_needs_reconnect_without_loops() {
+    let emu = emulator(true).await;
+    let (client, store) = client(&emu, Duration::from_secs(10));
+    sign_in(&client).await;
+    client.api_version().await.expect("version discovery");
+    emu.expire_access_tokens();
+    emu.revoke_refresh_tokens();
+    let before = token_calls(&emu);
+    let err = client
+        .userinfo()
+        .await
+        .expect_err("a dead refresh token cannot continue");
+    assert!(
+        matches!(err, Error::ReconnectNeeded),
+        "typed reconnect error: {err:?}"
+    );
+    assert_eq!(
+        err.classify(),
+        ErrorClass::ReconnectNeeded,
+        "classified as reconnect"
+    );
+    assert_eq!(
+        token_calls(&emu) - before,
+        1,
+        "one refresh attempt, no loop"
+    );
+    let calls_before = emu.calls().len();
+    for _ in 0..3 {
+        let again = client.userinfo().await.expect_err("stays disconnected");
+        assert!(
+            matches!(again, Error::ReconnectNeeded),
+            "state persists until a new login: {again:?}"
+        );
+    }
+    assert_eq!(
+        emu.calls().len(),
+        calls_before,
+        "no request is sent while reconnect is needed"
+    );
+    assert!(
+        client.needs_reconnect().await,
+        "the client reports the state"
+    );
+    assert!(
+        store.load().expect("store").is_none(),
+        "dead tokens are forgotten"
+    );
+    sign_in(&client).await;
+    assert!(
+        !client.needs_reconnect().await,
+        "a new login clears the state"
+    );
+    client
+        .userinfo()
+        .await
+        .expect("calls work again after the new login");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn disconnect_revokes_and_forgets() {
+    let emu = emulator(true).await;
+    let (client, store) = client(&emu, Duration::from_secs(10));
+    let tokens = sign_in(&client).await;
+    client.disconnect().await.expect("revoke succeeds");
+    assert!(
+        emu.calls()
+            .iter()
+            .any(|c| c.path == "/services/oauth2/revoke" && c.method == "POST" && c.status == 200),
+        "POST /services/oauth2/revoke answered 200: {:?}",
+        emu.calls()
+    );
+    assert!(
+        store.load().expect("store").is_none(),
+        "tokens are cleared from the store"
+    );
+    assert!(
+        matches!(client.userinfo().await, Err(Error::NotSignedIn)),
+        "no session after disconnect"
+    );
+    // The revoked refresh token no longer works: a second client restoring it must reconnect.
+    let (other, other_store) = common::client(&emu, Duration::from_secs(10));
+    drop(other);
+    other_store.save(&tokens).expect("memory save");
+    let restored = callpop_salesforce::Client::new(
+        callpop_salesforce::ClientConfig::new(
+            callpop_salesforce::LoginHost::Custom(emu.login_url()),
+            emu.client_id(),
+        ),
+        other_store.clone(),
+    )
+    .expect("client");
+    restored
+        .refresh()
+        .await
+        .expect_err("a revoked refresh token is refused");
+    assert!(
+        restored.needs_reconnect().await,
+        "refused refresh after revoke means reconnect"
+    );
+    emu.shutdown().await;
+}
