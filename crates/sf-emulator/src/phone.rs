@@ -45,22 +45,40 @@ fn ascii_digit(c: char) -> Option<char> {
 ///
 /// A term without digits never matches a phone field, and neither does an empty stored value.
 pub fn phone_matches(mode: PhoneMatch, term: &str, stored: &str) -> bool {
-    digits_match(mode, &digits(term), &digits(stored))
+    stored_matches(mode, &digits(term), stored)
 }
 
-/// [`phone_matches`] on values that are already digits only (see [`digits`]); lets a caller that
-/// compares one term with many stored values normalize the term once.
-pub fn digits_match(mode: PhoneMatch, term_digits: &str, stored_digits: &str) -> bool {
-    if term_digits.is_empty() || stored_digits.is_empty() {
+/// [`phone_matches`] for a term already reduced to its [`digits`]: lets a caller that compares
+/// one term with many stored values normalize the term once. `stored` is taken as typed and is
+/// not copied.
+pub fn stored_matches(mode: PhoneMatch, term_digits: &str, stored: &str) -> bool {
+    if term_digits.is_empty() {
         return false;
     }
     match mode {
-        PhoneMatch::Exact => term_digits == stored_digits,
+        PhoneMatch::Exact => stored_digits(stored).eq(term_digits.chars()),
         PhoneMatch::Suffix => {
-            term_digits == stored_digits
-                || (term_digits.len() >= MIN_SUFFIX_DIGITS && stored_digits.ends_with(term_digits))
+            // Walk both from the end: the term must be a suffix of the stored digits.
+            let mut rest = stored.chars().rev().filter_map(ascii_digit);
+            let is_suffix = term_digits.chars().rev().all(|t| rest.next() == Some(t));
+            is_suffix && (term_digits.len() >= MIN_SUFFIX_DIGITS || rest.next().is_none())
         }
     }
+}
+
+/// Whether the stored value's digits start with `term_digits` (a `415555*` wildcard search).
+pub fn stored_starts_with(term_digits: &str, stored: &str) -> bool {
+    let mut all = stored_digits(stored);
+    !term_digits.is_empty() && term_digits.chars().all(|t| all.next() == Some(t))
+}
+
+/// [`phone_matches`] on values that are both digits only (see [`digits`]).
+pub fn digits_match(mode: PhoneMatch, term_digits: &str, stored_digits: &str) -> bool {
+    stored_matches(mode, term_digits, stored_digits)
+}
+
+fn stored_digits(stored: &str) -> impl Iterator<Item = char> + '_ {
+    stored.chars().filter_map(ascii_digit)
 }
 
 #[cfg(test)]
@@ -161,6 +179,57 @@ mod tests {
         assert!(
             !phone_matches(PhoneMatch::Suffix, "4155550199", "(415) 555-0100"),
             "different trailing digits"
+        );
+    }
+
+    #[test]
+    fn stored_helpers_agree_with_phone_matches() {
+        let stored = [
+            "(415) 555-0100",
+            "+81 3-1234-5678",
+            "０３－１２３４－５６７８",
+            "",
+            "0100",
+        ];
+        let terms = [
+            "4155550100",
+            "14155550100",
+            "312345678",
+            "0312345678",
+            "5550100",
+            "0100",
+            "",
+        ];
+        for mode in [PhoneMatch::Exact, PhoneMatch::Suffix] {
+            for s in stored {
+                for t in terms {
+                    let via_strings = {
+                        let (td, sd) = (digits(t), digits(s));
+                        !td.is_empty()
+                            && (td == sd
+                                || (mode == PhoneMatch::Suffix
+                                    && td.len() >= MIN_SUFFIX_DIGITS
+                                    && sd.ends_with(&td)))
+                    };
+                    assert_eq!(
+                        phone_matches(mode, t, s),
+                        via_strings,
+                        "the streaming comparison equals the definition for {t:?} vs {s:?} ({mode:?})"
+                    );
+                }
+            }
+        }
+        assert!(
+            stored_starts_with("415555", "(415) 555-0100"),
+            "digit prefix across punctuation"
+        );
+        assert!(
+            !stored_starts_with("4156", "(415) 555-0100"),
+            "different fourth digit"
+        );
+        assert!(
+            !stored_starts_with("", "(415) 555-0100"),
+            "an empty prefix is no search"
         );
     }
 

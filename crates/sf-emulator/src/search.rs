@@ -20,7 +20,7 @@
 //! without spaces, also matches as a substring, including across first and last name in either
 //! order, so `山田太郎` finds FirstName `太郎`, LastName `山田`.
 
-use crate::phone::{digits, digits_match, PhoneMatch};
+use crate::phone::{digits, stored_matches, stored_starts_with, PhoneMatch};
 use crate::soql::{error_at, Condition, OrderBy, Parser, QueryError, Tok};
 
 /// Which fields a search looks in (`IN … FIELDS`, or `in` of `parameterizedSearch`).
@@ -543,64 +543,97 @@ impl Term {
         let in_names = matches!(group, All | Name | Sidebar);
         let in_emails = matches!(group, All | Email | Sidebar);
         let in_other = group == All;
-        (in_phones && fields.phones.iter().any(|p| self.matches_phone(p, mode)))
-            || (in_names && self.matches_names(&fields.names))
-            || (in_emails && fields.emails.iter().any(|e| self.matches_text(e)))
-            || (in_other && fields.other_text.iter().any(|t| self.matches_text(t)))
+        if in_phones && self.matches_phones(&fields.phones, mode) {
+            return true;
+        }
+        if !(in_names || in_emails || in_other) {
+            return false;
+        }
+        let term = tokens(&self.text);
+        if term.is_empty() {
+            return false;
+        }
+        let cjk = self.text.chars().any(is_cjk);
+        let compact = if cjk { term.concat() } else { String::new() };
+        // Every value that contains the CJK term contains its first CJK character (which has no
+        // case): a cheap test before building the compact form.
+        let anchor = self.text.chars().find(|c| is_cjk(*c));
+        let cjk_hit = |value: &str| {
+            anchor.is_some_and(|a| value.contains(a)) && compact_of(value).contains(&compact)
+        };
+        let text_hit = |value: &str| self.token_hit(&term, value) || cjk_hit(value);
+        (in_names
+            && (fields.names.iter().any(|n| text_hit(n))
+                || self.pair_hit(&term, cjk.then_some(compact.as_str()), &fields.names)))
+            || (in_emails && fields.emails.iter().any(|e| text_hit(e)))
+            || (in_other && fields.other_text.iter().any(|t| text_hit(t)))
     }
 
     /// Phone fields: digits compared under `mode`; a wildcard term matches stored digits that
     /// start with its digits. Terms with letters are not phone terms.
-    fn matches_phone(&self, stored: &str, mode: PhoneMatch) -> bool {
-        if self.text.chars().any(char::is_alphabetic) {
+    fn matches_phones(&self, phones: &[&str], mode: PhoneMatch) -> bool {
+        if phones.is_empty() || self.text.chars().any(char::is_alphabetic) {
             return false;
         }
         let term = digits(&self.text);
-        let stored = digits(stored);
-        if self.wildcard {
-            !term.is_empty() && stored.starts_with(&term)
-        } else {
-            digits_match(mode, &term, &stored)
-        }
+        phones.iter().any(|stored| {
+            if self.wildcard {
+                stored_starts_with(&term, stored)
+            } else {
+                stored_matches(mode, &term, stored)
+            }
+        })
     }
 
-    /// Name fields: each one alone, and every ordered pair (first + last name in either order).
-    fn matches_names(&self, names: &[&str]) -> bool {
-        if names.iter().any(|n| self.matches_text(n)) {
-            return true;
+    /// Text: the term's (lower-case) tokens appear consecutively among the value's tokens, each
+    /// a prefix of the value's token (whole tokens for a phrase).
+    fn token_hit(&self, term: &[String], value: &str) -> bool {
+        let whole = self.phrase;
+        let mut field = value
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|t| !t.is_empty());
+        if let [only] = term {
+            return field.any(|f| lower_prefix(f, only, whole));
         }
-        // Pairs only help a term that spans two fields: CJK text or several words.
-        if !self.text.chars().any(is_cjk) && tokens(&self.text).len() < 2 {
+        let field: Vec<&str> = field.collect();
+        field
+            .windows(term.len())
+            .any(|w| w.iter().zip(term).all(|(f, t)| lower_prefix(f, t, whole)))
+    }
+
+    /// A term spanning two name fields, in either order: first and last name written together
+    /// (`山田太郎`, given `太郎` and `山田`), or several words across them (`Moreau Hélène`).
+    fn pair_hit(&self, term: &[String], cjk_compact: Option<&str>, names: &[&str]) -> bool {
+        if let Some(needle) = cjk_compact {
+            // Both ends of the needle must occur somewhere before any pair is worth building.
+            let ends = [needle.chars().next(), needle.chars().last()];
+            let present = |c: Option<char>| {
+                c.is_some_and(|c| {
+                    names
+                        .iter()
+                        .any(|n| n.chars().flat_map(char::to_lowercase).any(|x| x == c))
+                })
+            };
+            if !ends.into_iter().all(present) {
+                return false;
+            }
+            let compacts: Vec<String> = names.iter().map(|n| compact_of(n)).collect();
+            return compacts.iter().enumerate().any(|(i, a)| {
+                compacts
+                    .iter()
+                    .enumerate()
+                    .any(|(j, b)| i != j && spans(a, b, needle))
+            });
+        }
+        if term.len() < 2 {
             return false;
         }
         names.iter().enumerate().any(|(i, a)| {
             names
                 .iter()
                 .enumerate()
-                .any(|(j, b)| i != j && self.matches_text(&format!("{a} {b}")))
+                .any(|(j, b)| i != j && self.token_hit(term, &format!("{a} {b}")))
         })
-    }
-
-    /// Text: the term's tokens appear consecutively in the value's tokens, each a prefix of the
-    /// value's token (whole tokens for a phrase); CJK terms also match as a substring of the
-    /// value with separators removed.
-    fn matches_text(&self, value: &str) -> bool {
-        let term = tokens(&self.text);
-        if term.is_empty() {
-            return false;
-        }
-        let field = tokens(value);
-        let whole_tokens = self.phrase;
-        let token_hit = field.windows(term.len()).any(|w| {
-            w.iter().zip(&term).all(|(f, t)| {
-                if whole_tokens {
-                    f == t
-                } else {
-                    f.starts_with(t.as_str())
-                }
-            })
-        });
-        token_hit || (self.text.chars().any(is_cjk) && field.concat().contains(&term.concat()))
     }
 }
 
@@ -610,6 +643,28 @@ fn tokens(s: &str) -> Vec<String> {
         .filter(|t| !t.is_empty())
         .map(str::to_lowercase)
         .collect()
+}
+
+/// Whether `hay`, lower-cased, starts with `needle` (already lower-case); equals it if `whole`.
+fn lower_prefix(hay: &str, needle: &str, whole: bool) -> bool {
+    let mut h = hay.chars().flat_map(char::to_lowercase);
+    needle.chars().all(|n| h.next() == Some(n)) && (!whole || h.next().is_none())
+}
+
+/// `s` lower-cased with everything but letters and digits removed.
+fn compact_of(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Whether `needle` is the end of `a` followed by the start of `b` (both parts non-empty).
+fn spans(a: &str, b: &str, needle: &str) -> bool {
+    needle
+        .char_indices()
+        .skip(1)
+        .any(|(k, _)| a.ends_with(&needle[..k]) && b.starts_with(&needle[k..]))
 }
 
 /// Characters of scripts written without spaces between words (Japanese, Chinese, Korean names).
