@@ -13,6 +13,10 @@
 //! - [`task`]: call logs and SMS day logs as Salesforce Task fields.
 //! - [`wrapup`]: one call's after-call state machine: the Task is written once, when wrap-up
 //!   ends, and later changed only by the agent.
+//!
+//! Errors: each module has its own `thiserror` enum with data in the variants; [`Error`] gathers
+//! them. Bad input is always a typed error, never a panic. Untrusted text (caller names, record
+//! names, notes) is carried as data: control characters removed, lengths bounded ([`text`]).
 #![deny(missing_docs)]
 
 mod json;
@@ -45,3 +49,24 @@ pub use task::{
     SmsWrite, TaskFields,
 };
 pub use wrapup::{CallState, CallWrapUp, Input, Output, WrapUpError};
+
+/// Any error of this crate. Each module's functions return their own error type (so a caller
+/// matches only what can happen); this enum gathers them for callers that handle them together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A caller ID, region or internal-extension rule was refused.
+    #[error(transparent)]
+    Phone(#[from] PhoneError),
+    /// A layout file was refused (the previous layout stays).
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// A settings file was refused (the previous settings stay).
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// A call-state input did not fit the call's state.
+    #[error(transparent)]
+    WrapUp(#[from] WrapUpError),
+}
+
+/// A result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
