@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use callpop_salesforce::{Error, ErrorClass, TokenStore};
-use common::{client, emulator, play_browser, sign_in, token_calls};
+use common::{client, emulator, play_browser, play_browser_deciding, sign_in, token_calls};
 use secrecy::ExposeSecret;
 
 #[tokio::test]
@@ -235,5 +235,83 @@ async fn disconnect_revokes_and_forgets() {
         restored.needs_reconnect().await,
         "refused refresh after revoke means reconnect"
     );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn denied_consent_is_reported_and_shows_an_error_page() {
+    let emu = emulator(false).await;
+    let (client, store) = client(&emu, Duration::from_secs(10));
+    let pending = client.begin_login().await.expect("login starts");
+    let browser = tokio::spawn(play_browser_deciding(
+        pending.authorize_url.clone(),
+        "deny",
+        |u| u,
+    ));
+    let err = pending
+        .finish()
+        .await
+        .expect_err("a denied consent does not sign in");
+    assert!(
+        matches!(err, Error::AuthorizationDenied { ref error, .. } if error == "access_denied"),
+        "typed denial: {err:?}"
+    );
+    let (_, page) = browser.await.expect("browser task");
+    assert!(
+        page.contains("not completed"),
+        "the browser is shown the denial page: {page}"
+    );
+    assert!(store.load().expect("store").is_none(), "nothing saved");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn device_flow_signs_in_after_approval() {
+    let emu = emulator(false).await;
+    let (client, store) = client(&emu, Duration::from_secs(10));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let device_client = client.clone();
+    let login = tokio::spawn(async move {
+        device_client
+            .device_login(move |dc| {
+                let _ = tx.send((dc.user_code.clone(), dc.verification_uri.clone()));
+            })
+            .await
+    });
+    let (user_code, verification_uri) = rx.await.expect("the user is shown a code");
+    assert!(!user_code.is_empty(), "a user code to type");
+    let http = reqwest::Client::new();
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("user_code", user_code.as_str()), ("decision", "allow")])
+        .finish();
+    let approved = http
+        .post(verification_uri.as_str())
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("verification page answers");
+    assert!(
+        approved.status().is_success(),
+        "the device is approved: {}",
+        approved.status()
+    );
+    let tokens = login
+        .await
+        .expect("join")
+        .expect("device login completes after approval");
+    assert_eq!(
+        tokens.instance_url,
+        emu.instance_url(),
+        "device tokens name the instance"
+    );
+    assert!(
+        store.load().expect("store").is_some(),
+        "device tokens are saved"
+    );
+    client.userinfo().await.expect("the device session works");
     emu.shutdown().await;
 }

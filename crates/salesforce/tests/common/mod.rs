@@ -110,6 +110,15 @@ fn location(resp: &reqwest::Response, base: &Url) -> Url {
 /// redirect to the loopback listener. Returns the redirect URL and the page the listener served.
 /// `tamper` may rewrite the redirect URL before the browser follows it.
 pub async fn play_browser(authorize: Url, tamper: impl FnOnce(Url) -> Url) -> (Url, String) {
+    play_browser_deciding(authorize, "allow", tamper).await
+}
+
+/// [`play_browser`] with the user's decision on the approve page (`allow` or `deny`).
+pub async fn play_browser_deciding(
+    authorize: Url,
+    decision: &str,
+    tamper: impl FnOnce(Url) -> Url,
+) -> (Url, String) {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -129,7 +138,12 @@ pub async fn play_browser(authorize: Url, tamper: impl FnOnce(Url) -> Url) -> (U
             r.status()
         );
         let html = r.text().await.expect("authorize page body");
-        let (action, fields) = parse_form(&html);
+        let (action, mut fields) = parse_form(&html);
+        for (name, value) in fields.iter_mut() {
+            if name == "decision" {
+                *value = decision.to_string();
+            }
+        }
         let action = authorize.join(&action).expect("form action resolves");
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&fields)
