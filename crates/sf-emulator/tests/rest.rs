@@ -864,3 +864,62 @@ async fn query_pages_with_next_records_url_and_405() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn composite_with_references_and_all_or_none() {
+    let emu = start_empty().await;
+    let token = emu.mint_tokens().access_token;
+    let before = emu.api_usage().0;
+    let request = json!({"allOrNone": true, "compositeRequest": [
+        {"method": "POST", "url": format!("/services/data/{V}/sobjects/Lead"), "referenceId": "newLead",
+         "body": {"LastName": "Unknown caller", "Company": "Unknown", "Phone": "+14155550199"}},
+        {"method": "POST", "url": format!("/services/data/{V}/sobjects/Task"), "referenceId": "callLog",
+         "body": {"Subject": "Call", "TaskSubtype": "Call", "CallType": "Inbound", "WhoId": "@{newLead.id}"}}
+    ]});
+    let (status, body) = post_json(&emu, &token, "composite", &request).await;
+    assert_eq!(status, 200, "composite answers 200");
+    assert_eq!(
+        emu.api_usage().0,
+        before + 1,
+        "the whole composite request is one API call"
+    );
+    let subs = body["compositeResponse"].as_array().unwrap();
+    assert_eq!(subs[0]["httpStatusCode"], 201, "lead created");
+    assert!(
+        subs[0]["httpHeaders"]["Location"]
+            .as_str()
+            .unwrap()
+            .contains("/sobjects/Lead/"),
+        "with its Location"
+    );
+    assert_eq!(
+        emu.records("Task")[0]["WhoId"],
+        subs[0]["body"]["id"],
+        "the newLead reference was substituted"
+    );
+
+    let failing = json!({"allOrNone": true, "compositeRequest": [
+        {"method": "POST", "url": format!("/services/data/{V}/sobjects/Lead"), "referenceId": "a", "body": {"LastName": "X", "Company": "Y"}},
+        {"method": "POST", "url": format!("/services/data/{V}/sobjects/Task"), "referenceId": "b", "body": {"CallType": "Sideways"}}
+    ]});
+    let (_, body) = post_json(&emu, &token, "composite", &failing).await;
+    let subs = body["compositeResponse"].as_array().unwrap();
+    assert_eq!(
+        subs[1]["httpStatusCode"], 400,
+        "the bad Task fails with its own status"
+    );
+    assert_eq!(
+        subs[1]["body"][0]["errorCode"], "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        "and its own error array"
+    );
+    assert_eq!(
+        subs[0]["httpStatusCode"], 400,
+        "the sibling reports 400 after the rollback"
+    );
+    assert_eq!(
+        emu.records("Lead").len(),
+        1,
+        "allOrNone rolled the second Lead back"
+    );
+    emu.shutdown().await;
+}

@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::server::{ConnReset, OriginalPath};
 use crate::{oauth, ApiCall, Fault, Shared};
 
+pub(crate) mod composite;
 pub(crate) mod query;
 pub(crate) mod search;
 pub(crate) mod sobjects;
@@ -45,8 +46,20 @@ pub fn served_version(segment: &str) -> bool {
 
 pub(crate) fn routes(shared: Arc<Shared>) -> Router {
     let v = "/services/data/{version}";
-    Router::new()
+    resources_router()
         .route("/services/data", get(versions))
+        .route(&format!("{v}/composite"), post(composite::composite))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), layer))
+        .with_state(shared)
+}
+
+/// The resources a composite subrequest may address (no middleware: the composite request
+/// as a whole was authorized and counted once).
+pub(crate) fn resources_router() -> Router<Arc<Shared>> {
+    let v = "/services/data/{version}";
+    Router::new()
         .route(v, get(resources))
         .route(&format!("{v}/limits"), get(limits))
         .route(&format!("{v}/search"), get(search::sosl))
@@ -71,10 +84,6 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Router {
             &format!("{v}/composite/sobjects"),
             post(sobjects::collection_create).patch(sobjects::collection_update),
         )
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), layer))
-        .with_state(shared)
 }
 
 /// 404 `NOT_FOUND` with Salesforce's error array.
@@ -95,6 +104,7 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
         ["sobjects", _, "describe"] => "GET,HEAD",
         ["sobjects", _, _] => "GET,PATCH,HEAD,DELETE",
         ["composite", "sobjects"] => "DELETE,GET,PATCH,POST",
+        ["composite"] => "POST",
         ["parameterizedSearch"] => "GET,HEAD,POST",
         _ => "GET,HEAD",
     };
