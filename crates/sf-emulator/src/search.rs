@@ -13,6 +13,8 @@
 //! reserved characters `? & | ! { } [ ] ( ) ^ ~ * : \ " ' + -` must be escaped with a backslash
 //! when meant literally (`\+1 \(415\) 555\-0100`); an unescaped one is a [`QueryError`], as is
 //! anything outside this subset (the server answers `400 MALFORMED_QUERY`).
+//! As documented for SOSL, a search query longer than 4,000 characters has its operators dropped
+//! (all terms OR-ed) and one longer than 10,000 characters finds nothing.
 //!
 //! Matching (see [`TermExpr::matches`]): phone fields compare digits under the [`PhoneMatch`]
 //! mode; names, emails and other text compare tokens (split at spaces and punctuation,
@@ -395,7 +397,36 @@ fn parse_terms_in(input: &str, start: usize, end: usize) -> Result<TermExpr, Que
     if p.pos < p.tokens.len() {
         return Err(p.unexpected());
     }
+    let length = input[start..end].chars().count();
+    if length > MAX_SEARCH_QUERY_CHARS {
+        // Salesforce returns no rows for such a query: a term that matches nothing.
+        return Ok(TermExpr::Term(Term {
+            text: String::new(),
+            phrase: false,
+            wildcard: false,
+        }));
+    }
+    if length > MAX_OPERATOR_QUERY_CHARS {
+        return Ok(only_or(expr));
+    }
     Ok(expr)
+}
+
+/// Longest search query that returns rows (Salesforce's SOSL limit, in characters).
+pub const MAX_SEARCH_QUERY_CHARS: usize = 10_000;
+
+/// Longest search query whose `AND` / `AND NOT` are honoured; beyond it Salesforce drops the
+/// logical operators and the terms are OR-ed.
+pub const MAX_OPERATOR_QUERY_CHARS: usize = 4_000;
+
+/// `expr` with every operator replaced by `OR`.
+fn only_or(expr: TermExpr) -> TermExpr {
+    match expr {
+        TermExpr::Term(t) => TermExpr::Term(t),
+        TermExpr::And(a, b) | TermExpr::Or(a, b) | TermExpr::AndNot(a, b) => {
+            TermExpr::Or(Box::new(only_or(*a)), Box::new(only_or(*b)))
+        }
+    }
 }
 
 /// Recursive descent over [`TermTok`]s: `or := and (OR and)*`,
@@ -1089,6 +1120,31 @@ mod tests {
         for (i, _) in soql.char_indices() {
             let _ = crate::soql::parse_soql(&soql[..i]);
         }
+    }
+
+    #[test]
+    fn very_long_queries_follow_the_documented_limits() {
+        let rec = names(&["Hélène Moreau"]);
+        let filler = "x".repeat(4_000);
+        let long = format!("Moreau AND {filler}");
+        let e = parsed(&long);
+        assert!(
+            matches!(e, TermExpr::Or(_, _)),
+            "past 4,000 characters AND becomes OR"
+        );
+        assert!(
+            e.matches(SearchGroup::Name, &rec, PhoneMatch::Exact),
+            "OR-ed, the first term alone finds the record"
+        );
+        assert!(
+            !parsed("Moreau AND zzz").matches(SearchGroup::Name, &rec, PhoneMatch::Exact),
+            "a short query keeps AND"
+        );
+        let huge = format!("Moreau OR {}", "y".repeat(10_000));
+        assert!(
+            !parsed(&huge).matches(SearchGroup::Name, &rec, PhoneMatch::Exact),
+            "past 10,000 characters no rows are returned"
+        );
     }
 
     #[test]
