@@ -164,10 +164,19 @@ impl TokenStore for MemoryStore {
 
 /// The OS keychain (Secret Service on Linux, Keychain on macOS, Credential Manager on Windows),
 /// one entry per profile under a service name.
-#[derive(Debug)]
 pub struct KeyringStore {
     service: String,
     profile: String,
+    entry: keyring::Entry,
+}
+
+impl std::fmt::Debug for KeyringStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyringStore")
+            .field("service", &self.service)
+            .field("profile", &self.profile)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What goes into the keychain entry (JSON).
@@ -185,20 +194,20 @@ impl KeyringStore {
     pub const SERVICE: &'static str = "callpop-salesforce";
 
     /// A store for `profile` under [`Self::SERVICE`].
-    pub fn new(profile: impl Into<String>) -> Self {
+    pub fn new(profile: impl Into<String>) -> Result<Self> {
         Self::with_service(Self::SERVICE, profile)
     }
 
     /// A store for `profile` under another service name (tests use their own).
-    pub fn with_service(service: impl Into<String>, profile: impl Into<String>) -> Self {
-        Self {
-            service: service.into(),
-            profile: profile.into(),
-        }
-    }
-
-    fn entry(&self) -> Result<keyring::Entry> {
-        keyring::Entry::new(&self.service, &self.profile).map_err(store_err)
+    pub fn with_service(service: impl Into<String>, profile: impl Into<String>) -> Result<Self> {
+        let service = service.into();
+        let profile = profile.into();
+        let entry = keyring::Entry::new(&service, &profile).map_err(store_err)?;
+        Ok(Self {
+            service,
+            profile,
+            entry,
+        })
     }
 }
 
@@ -210,7 +219,7 @@ fn store_err(e: keyring::Error) -> Error {
 
 impl TokenStore for KeyringStore {
     fn load(&self) -> Result<Option<Tokens>> {
-        let text = match self.entry()?.get_password() {
+        let text = match self.entry.get_password() {
             Ok(t) => t,
             Err(keyring::Error::NoEntry) => return Ok(None),
             Err(e) => return Err(store_err(e)),
@@ -249,11 +258,11 @@ impl TokenStore for KeyringStore {
         let text = serde_json::to_string(&stored).map_err(|e| Error::Store {
             message: e.to_string(),
         })?;
-        self.entry()?.set_password(&text).map_err(store_err)
+        self.entry.set_password(&text).map_err(store_err)
     }
 
     fn clear(&self) -> Result<()> {
-        match self.entry()?.delete_credential() {
+        match self.entry.delete_credential() {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(store_err(e)),
         }
@@ -407,5 +416,46 @@ mod tests {
             store.load().expect("memory load").is_none(),
             "clear forgets the tokens"
         );
+    }
+
+    #[test]
+    fn keyring_store_round_trip_on_the_mock_keychain() {
+        keyring::set_default_credential_builder(keyring::mock::default_credential_builder());
+        let store = KeyringStore::with_service("callpop-test", "profile-a").expect("mock entry");
+        assert!(
+            store.load().expect("load").is_none(),
+            "an empty keychain entry is no session"
+        );
+        let access = runtime_secret("k");
+        let t = parse_token_body(&body(&access, Some("r")), None, UNIX_EPOCH).expect("parses");
+        store.save(&t).expect("save to the keychain");
+        let back = store.load().expect("load").expect("saved tokens come back");
+        assert_eq!(
+            back.access_token.expose_secret(),
+            access,
+            "access token round-trips"
+        );
+        assert_eq!(
+            back.refresh_token
+                .map(|r| r.expose_secret().to_string())
+                .as_deref(),
+            Some("r"),
+            "refresh token round-trips"
+        );
+        assert_eq!(
+            back.issued_at, t.issued_at,
+            "issue time round-trips to the millisecond"
+        );
+        assert_eq!(back.id_url, t.id_url, "identity URL round-trips");
+        assert!(
+            !format!("{store:?}").contains(&access),
+            "the store's Debug shows no token"
+        );
+        store.clear().expect("clear");
+        assert!(
+            store.load().expect("load").is_none(),
+            "clear forgets the entry"
+        );
+        store.clear().expect("clearing twice is not an error");
     }
 }
