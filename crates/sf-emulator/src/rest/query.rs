@@ -174,11 +174,23 @@ pub fn run(data: &Data, version: &str, q: &soql::SoqlQuery) -> Result<Vec<Value>
     for o in &q.order_by {
         all_refs.push(resolve(sobject, &o.field)?);
     }
-    let mut rows: Vec<Map<String, Value>> = data
-        .all(sobject)
-        .map(|r| expand(data, version, &r.fields, &all_refs))
-        .filter(|r| q.filter.as_ref().is_none_or(|c| c.eval(r)))
-        .collect();
+    let keep = |r: &Map<String, Value>| q.filter.as_ref().is_none_or(|c| c.eval(r));
+    let related = all_refs
+        .iter()
+        .any(|r| matches!(r, FieldRef::Related { .. }));
+    // Relationship objects are added only when a field needs them, and rows are copied only
+    // once they pass the filter.
+    let mut rows: Vec<Map<String, Value>> = if related {
+        data.all(sobject)
+            .map(|r| expand(data, version, &r.fields, &all_refs))
+            .filter(|r| keep(r))
+            .collect()
+    } else {
+        data.all(sobject)
+            .filter(|r| keep(&r.fields))
+            .map(|r| r.fields.clone())
+            .collect()
+    };
     soql::sort_records(&mut rows, &q.order_by);
     Ok(rows
         .iter()

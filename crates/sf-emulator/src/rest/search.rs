@@ -70,27 +70,43 @@ pub fn spec(
     })
 }
 
-fn searchable<'a>(sobject: &str, r: &'a Map<String, Value>) -> SearchableFields<'a> {
-    let text = |names: &[&str]| -> Vec<&'a str> {
-        names
+/// Which fields of a type feed which part of [`SearchableFields`]; computed once per type.
+struct Layout {
+    phones: Vec<&'static str>,
+    names: Vec<&'static str>,
+    other: Vec<&'static str>,
+}
+
+impl Layout {
+    fn of(sobject: &str) -> Layout {
+        let names = schema::name_fields(sobject);
+        let other = schema::fields(sobject)
+            .unwrap_or_default()
             .iter()
-            .filter_map(|n| r.get(*n).and_then(Value::as_str))
-            .filter(|s| !s.is_empty())
-            .collect()
-    };
-    let other: Vec<&str> = schema::fields(sobject)
-        .unwrap_or_default()
-        .iter()
-        .filter(|f| {
-            matches!(f.kind, Kind::Text(_)) && !schema::name_fields(sobject).contains(&f.name)
-        })
-        .map(|f| f.name)
-        .collect();
-    SearchableFields {
-        phones: text(&schema::phone_fields(sobject)),
-        names: text(&schema::name_fields(sobject)),
-        emails: text(&["Email"]),
-        other_text: text(&other),
+            .filter(|f| matches!(f.kind, Kind::Text(_)) && !names.contains(&f.name))
+            .map(|f| f.name)
+            .collect();
+        Layout {
+            phones: schema::phone_fields(sobject),
+            names,
+            other,
+        }
+    }
+
+    fn searchable<'a>(&self, r: &'a Map<String, Value>) -> SearchableFields<'a> {
+        let text = |names: &[&str]| -> Vec<&'a str> {
+            names
+                .iter()
+                .filter_map(|n| r.get(*n).and_then(Value::as_str))
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        SearchableFields {
+            phones: text(&self.phones),
+            names: text(&self.names),
+            emails: text(&["Email"]),
+            other_text: text(&self.other),
+        }
     }
 }
 
@@ -121,10 +137,11 @@ pub fn run(
                 .iter()
                 .filter_map(|o| resolve(s.sobject, &o.field).ok()),
         );
+        let layout = Layout::of(s.sobject);
         let mut rows: Vec<Map<String, Value>> = data
             .all(s.sobject)
             .filter(|r| r.searchable_at.is_none_or(|t| t <= now))
-            .filter(|r| terms.matches(group, &searchable(s.sobject, &r.fields), mode))
+            .filter(|r| terms.matches(group, &layout.searchable(&r.fields), mode))
             .map(|r| expand(data, version, &r.fields, &refs))
             .filter(|r| s.filter.as_ref().is_none_or(|c| c.eval(r)))
             .collect();
