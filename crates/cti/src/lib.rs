@@ -48,7 +48,7 @@ pub use task::{
     compose_call_task, compose_sms, sms_day_key, CallLog, Candidate, Direction, SmsDay, SmsMessage,
     SmsWrite, TaskFields,
 };
-pub use wrapup::{CallState, CallWrapUp, Input, Output, WrapUpError};
+pub use wrapup::{CallState, CallWrapUp, WrapUpError};
 
 /// Any error of this crate. Each module's functions return their own error type (so a caller
 /// matches only what can happen); this enum gathers them for callers that handle them together.

@@ -788,4 +788,71 @@ mod tests {
             "no E.164: shown as received"
         );
     }
+
+    #[test]
+    fn normalize_never_panics_on_odd_input() {
+        let fragments = [
+            "",
+            "+",
+            "++",
+            "0",
+            "00",
+            "sip:",
+            "tel:",
+            "@",
+            ";ext=",
+            ";ext=x",
+            "<",
+            ">",
+            "\"",
+            "%",
+            "%2",
+            "%2B",
+            "x",
+            "#",
+            "ext.",
+            "\u{0}",
+            "\u{202E}",
+            "０",
+            "＋",
+            "1234567890123456789012345",
+            "-",
+            " ",
+            "(0)",
+            "日本",
+            "👍",
+            "sip:@",
+            "tel:;",
+            ";",
+            "=",
+        ];
+        let jp = region("JP");
+        for a in fragments {
+            for b in fragments {
+                for c in ["", "81312345678", "1"] {
+                    let input = format!("{a}{c}{b}");
+                    match normalize(&input, jp) {
+                        Ok(n) => {
+                            assert!(
+                                !n.digits.is_empty()
+                                    && n.digits.chars().all(|d| d.is_ascii_digit()),
+                                "{input:?}: digits are ASCII digits"
+                            );
+                            assert!(
+                                n.e164.as_deref().is_none_or(|e| e.starts_with('+')),
+                                "{input:?}: E.164 starts with +"
+                            );
+                            assert!(
+                                search_terms(&n).len() <= MAX_SEARCH_TERMS,
+                                "{input:?}: terms capped"
+                            );
+                        }
+                        Err(PhoneError::NoDigits { .. } | PhoneError::TooLong { .. }) => {}
+                        Err(other) => panic!("{input:?}: unexpected error {other:?}"),
+                    }
+                    let _ = is_internal(&input, &InternalRule::default());
+                }
+            }
+        }
+    }
 }

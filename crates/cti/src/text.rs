@@ -13,7 +13,7 @@ pub fn clean_line(s: &str, max_chars: usize) -> String {
     for c in s.chars() {
         if c.is_whitespace() || c.is_control() {
             // Line breaks and tabs separate words; other control characters vanish.
-            if c.is_whitespace() || c == '\u{0085}' {
+            if c.is_whitespace() {
                 pending_space = !out.is_empty();
             }
             continue;
