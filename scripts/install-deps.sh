@@ -18,6 +18,7 @@ debian_packages=(
   "libdbus-1-dev:/usr/include/dbus-1.0/dbus/dbus.h"   # keyring's Secret Service backend
   "nodejs:node"                                        # jsforce conformance test
   "npm:npm"
+  "sip-tester:sipp"                                    # SIP peer for crates/sip tests
 )
 
 missing=()

@@ -1,0 +1,20 @@
+//! Callpop's SIP user agent and its media.
+//!
+//! Contract: [`UserAgent`] owns one UDP socket for SIP (rsipstack underneath) and one per call for
+//! RTP. It takes typed commands and reports typed [`Event`]s; it never panics on network input:
+//! malformed SIP is dropped by the stack, bad SDP is answered with an error status, bad RTP is
+//! ignored. Display names are carried as data only. Media is G.711 (PCMU/PCMA) over symmetric RTP
+//! through a small jitter buffer, from an [`audio::AudioSource`] to an [`audio::AudioSink`].
+//!
+//! The SDP, RTP, G.711, jitter-buffer and identity modules are sans-IO and unit-tested without a
+//! network; the agent itself is tested against `sipp` in `tests/`.
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod g711;
+pub mod identity;
+pub mod jitter;
+pub mod rtp;
+pub mod sdp;
+
+pub use error::{Error, Result};
