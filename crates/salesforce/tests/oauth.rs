@@ -315,3 +315,30 @@ async fn device_flow_signs_in_after_approval() {
     client.userinfo().await.expect("the device session works");
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn concurrent_calls_share_one_refresh() {
+    let emu = emulator(true).await;
+    let (client, _store) = client(&emu, Duration::from_secs(10));
+    sign_in(&client).await;
+    client.api_version().await.expect("version discovery");
+    emu.expire_access_tokens();
+    let before = token_calls(&emu);
+    let calls: Vec<_> = (0..5)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move { c.find_tasks_by_call_object("concurrent").await })
+        })
+        .collect();
+    for call in calls {
+        call.await
+            .expect("join")
+            .expect("every call succeeds after the refresh");
+    }
+    assert_eq!(
+        token_calls(&emu) - before,
+        1,
+        "five callers hitting an expired session trigger a single refresh"
+    );
+    emu.shutdown().await;
+}
