@@ -42,7 +42,7 @@ pub(crate) fn reset(shared: &Shared, seed: bool) {
     if seed {
         sobjects::load_seed(&mut state.data, Instant::now());
     }
-    state.used = 0;
+    state.usage.used = 0;
     state.faults.clear();
     state.calls.clear();
     state.cursors.clear();
@@ -153,7 +153,7 @@ struct LimitBody {
 async fn api_limit(State(shared): State<Arc<Shared>>, bytes: axum::body::Bytes) -> Response {
     match body::<LimitBody>(&bytes) {
         Ok(b) => {
-            shared.lock().max = b.max;
+            shared.lock().usage.max = b.max;
             StatusCode::NO_CONTENT.into_response()
         }
         Err(e) => bad_request(e),

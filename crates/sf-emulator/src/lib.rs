@@ -22,7 +22,9 @@ use url::Url;
 
 mod control;
 pub mod error;
+pub mod faults;
 pub mod ids;
+pub mod limits;
 mod oauth;
 pub mod phone;
 mod rest;
@@ -35,6 +37,7 @@ pub mod soql;
 pub mod store;
 
 pub use error::{Error, Result};
+pub use faults::Fault;
 pub use phone::PhoneMatch;
 
 /// How the emulator is set up. Every field has a documented default.
@@ -80,27 +83,6 @@ impl Default for Config {
     }
 }
 
-/// A failure injected into the next counted REST requests.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Fault {
-    /// 500 `UNKNOWN_EXCEPTION`.
-    Http500,
-    /// 503 `SERVER_UNAVAILABLE`.
-    Http503,
-    /// No answer for 120 s (ended early by shutdown).
-    Hang,
-    /// 401 `INVALID_SESSION_ID`.
-    #[serde(rename = "invalidsession", alias = "invalid_session")]
-    InvalidSession,
-    /// 403 `REQUEST_LIMIT_EXCEEDED`.
-    #[serde(rename = "requestlimitexceeded", alias = "request_limit_exceeded")]
-    RequestLimitExceeded,
-    /// The TCP connection is closed (reset) without a response.
-    #[serde(rename = "connectionreset", alias = "connection_reset")]
-    ConnectionReset,
-}
-
 /// A signed-in session, as the token endpoint would return it.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Tokens {
@@ -144,8 +126,7 @@ pub struct ApiCall {
 pub(crate) struct State {
     pub data: store::Data,
     pub sessions: sessions::Sessions,
-    pub used: u64,
-    pub max: u64,
+    pub usage: limits::Usage,
     pub faults: VecDeque<Fault>,
     pub latency: Duration,
     pub phone_match: PhoneMatch,
@@ -197,8 +178,7 @@ impl Emulator {
         let mut state = State {
             data: store::Data::default(),
             sessions: sessions::Sessions::default(),
-            used: 0,
-            max: config.daily_api_limit,
+            usage: limits::Usage::new(config.daily_api_limit),
             faults: VecDeque::new(),
             latency: config.latency,
             phone_match: config.phone_match,
@@ -288,13 +268,13 @@ impl Emulator {
 
     /// The daily API allocation.
     pub fn set_daily_api_limit(&self, max: u64) {
-        self.shared.lock().max = max;
+        self.shared.lock().usage.max = max;
     }
 
     /// `(used, max)` of the daily API allocation.
     pub fn api_usage(&self) -> (u64, u64) {
         let s = self.shared.lock();
-        (s.used, s.max)
+        (s.usage.used, s.usage.max)
     }
 
     /// The requests answered since start or [`Emulator::clear_calls`], in order.

@@ -2,7 +2,6 @@
 //! injected faults and latency (one middleware), then the resource handlers.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::HeaderValue;
@@ -13,8 +12,9 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::error::Error;
+use crate::faults::{Effect, Fault, HANG};
 use crate::server::{ConnReset, OriginalPath};
-use crate::{oauth, ApiCall, Fault, Shared};
+use crate::{oauth, ApiCall, Shared};
 
 pub(crate) mod composite;
 pub(crate) mod query;
@@ -33,9 +33,6 @@ pub const VERSIONS: &[(&str, &str)] = &[
     ("65.0", "Winter '26"),
     ("66.0", "Spring '26"),
 ];
-
-/// How long the `Hang` fault keeps a request open (far past any client timeout).
-const HANG: Duration = Duration::from_secs(120);
 
 /// Whether `segment` (`v64.0`) names a served version.
 pub fn served_version(segment: &str) -> bool {
@@ -137,18 +134,8 @@ async fn resources(axum::extract::Path(version): axum::extract::Path<String>) ->
 }
 
 async fn limits(State(shared): State<Arc<Shared>>) -> Json<Value> {
-    let (used, max) = {
-        let s = shared.lock();
-        (s.used, s.max)
-    };
-    Json(json!({
-        "DailyApiRequests": {"Max": max, "Remaining": max.saturating_sub(used)},
-        "DailyAsyncApexExecutions": {"Max": 250_000, "Remaining": 250_000},
-        "DailyBulkApiBatches": {"Max": 15_000, "Remaining": 15_000},
-        "DataStorageMB": {"Max": 5, "Remaining": 5},
-        "FileStorageMB": {"Max": 20, "Remaining": 20},
-        "SingleEmail": {"Max": 15, "Remaining": 15},
-    }))
+    let usage = shared.lock().usage;
+    Json(usage.document())
 }
 
 /// What the gate decided before the handler runs.
@@ -175,10 +162,9 @@ fn gate(shared: &Shared, req: &Request) -> Gate {
         return Gate::Refuse(Error::InvalidSession, false);
     }
     let mut state = shared.lock();
-    if state.used >= state.max {
-        return Gate::Refuse(Error::RequestLimitExceeded, false);
+    if let Err(refused) = state.usage.count() {
+        return Gate::Refuse(refused, false);
     }
-    state.used += 1;
     match state.faults.pop_front() {
         Some(fault) => Gate::Fault(fault),
         None => Gate::Pass,
@@ -215,23 +201,14 @@ async fn layer(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> R
     let (mut response, counted) = match gate(&shared, &req) {
         Gate::Refuse(error, counted) => (error.into_response(), counted),
         Gate::Pass => (next.run(req).await, true),
-        Gate::Fault(fault) => match fault {
-            Fault::Http500 => (
-                Error::UnknownException {
-                    error_id: error_id(),
-                }
-                .into_response(),
-                true,
-            ),
-            Fault::Http503 => (Error::ServerUnavailable.into_response(), true),
-            Fault::InvalidSession => (Error::InvalidSession.into_response(), true),
-            Fault::RequestLimitExceeded => (Error::RequestLimitExceeded.into_response(), true),
-            Fault::Hang => {
+        Gate::Fault(fault) => match fault.effect() {
+            Effect::Answer(error) => (error.into_response(), true),
+            Effect::Hang => {
                 log(0, true);
                 tokio::time::sleep(HANG).await;
                 return Error::ServerUnavailable.into_response();
             }
-            Fault::ConnectionReset => {
+            Effect::Reset => {
                 log(0, true);
                 if let Some(reset) = req.extensions().get::<ConnReset>() {
                     reset.0.notify_one();
@@ -241,26 +218,12 @@ async fn layer(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> R
             }
         },
     };
-    let (used, max) = {
-        let s = shared.lock();
-        (s.used, s.max)
-    };
-    if let Ok(value) = HeaderValue::from_str(&format!("api-usage={used}/{max}")) {
+    let header = shared.lock().usage.header();
+    if let Ok(value) = HeaderValue::from_str(&header) {
         response.headers_mut().insert("Sforce-Limit-Info", value);
     }
     log(response.status().as_u16(), counted);
     response
-}
-
-fn error_id() -> String {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    format!(
-        "{}-{} ({})",
-        rng.gen_range(1_000_000_000u64..2_000_000_000),
-        rng.gen_range(10_000..99_999),
-        rng.gen_range(-2_000_000_000i64..-1)
-    )
 }
 
 /// The attributes object of a record in responses.
