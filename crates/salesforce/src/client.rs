@@ -282,6 +282,27 @@ impl Client {
         }
     }
 
+    /// LEGACY: SOAP `login()` with username and password + security token (see
+    /// [`crate::legacy`]). No refresh token: an expired session needs a new login.
+    pub async fn legacy_soap_login(
+        &self,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<Tokens> {
+        let login = &self.inner.login_url;
+        let req = crate::legacy::prepare_soap_login(
+            login,
+            crate::legacy::LAST_SOAP_LOGIN_VERSION,
+            username,
+            password,
+        )?;
+        let resp = self.send(req, None).await?;
+        let tokens = crate::legacy::parse_soap_login(login, &resp, SystemTime::now())?;
+        self.install(tokens.clone()).await?;
+        tracing::warn!("signed in with the legacy SOAP login(): no refresh token");
+        Ok(tokens)
+    }
+
     /// Revoke the refresh token (or the access token without one) and forget the session.
     /// The local session is cleared even when the revoke call fails.
     pub async fn disconnect(&self) -> Result<()> {

@@ -18,6 +18,7 @@ pub mod client;
 pub mod error;
 pub mod escape;
 pub mod host;
+pub mod legacy;
 pub mod oauth;
 pub mod rest;
 pub mod tokens;
