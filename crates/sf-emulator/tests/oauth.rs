@@ -565,3 +565,20 @@ async fn access_tokens_expire_after_ttl() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn tokens_debug_output_is_redacted() {
+    let emu = start_empty().await;
+    let tokens = emu.mint_tokens();
+    let shown = format!("{tokens:?}");
+    assert!(
+        !shown.contains(&tokens.access_token),
+        "Debug never prints the access token"
+    );
+    assert!(
+        !shown.contains(&tokens.refresh_token),
+        "nor the refresh token"
+    );
+    assert!(shown.contains("[redacted]"), "it says they are redacted");
+    emu.shutdown().await;
+}

@@ -923,3 +923,115 @@ async fn composite_with_references_and_all_or_none() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn seed_is_deterministic_linked_and_reset_reloads_it() {
+    let a = start(Config::default()).await;
+    let b = start(Config::default()).await;
+    let ids = |e: &Emulator, t: &str| {
+        e.records(t)
+            .into_iter()
+            .map(|r| r["Id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let total: usize = ["Account", "Contact", "Lead"]
+        .iter()
+        .map(|t| a.records(t).len())
+        .sum();
+    assert!(total >= 500, "at least 500 seeded records, got {total}");
+    for t in ["Account", "Contact", "Lead"] {
+        assert_eq!(ids(&a, t), ids(&b, t), "{t} Ids are the same in every run");
+    }
+    let accounts = ids(&a, "Account");
+    let contacts = a.records("Contact");
+    assert!(
+        contacts.iter().any(|c| c["AccountId"].is_string()),
+        "some Contacts belong to Accounts"
+    );
+    for c in contacts.iter().filter(|c| c["AccountId"].is_string()) {
+        assert!(
+            accounts.contains(&c["AccountId"].as_str().unwrap().to_owned()),
+            "AccountId {} points at a seeded Account",
+            c["AccountId"]
+        );
+    }
+    let id = a.insert_record(
+        "Contact",
+        json!({"LastName": "Extra", "Phone": "+1 415-555-0142"}),
+    );
+    assert!(
+        id.starts_with("003") && id.len() == 18,
+        "insert_record returns an 18-char Contact Id"
+    );
+    assert_eq!(
+        a.insert_record("Widget", json!({})),
+        "",
+        "unknown types store nothing"
+    );
+    a.reset(true);
+    assert_eq!(
+        ids(&a, "Contact"),
+        ids(&b, "Contact"),
+        "reset(true) reloads the same seed without the extra record"
+    );
+    a.reset(false);
+    assert!(
+        a.records("Contact").is_empty(),
+        "reset(false) leaves the org empty"
+    );
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[tokio::test]
+async fn describe_and_field_selection() {
+    let emu = start_empty().await;
+    let token = emu.mint_tokens().access_token;
+    let (status, describe) = get_json(&emu, &token, "sobjects/Task/describe").await;
+    assert_eq!(status, 200, "Task describe is served");
+    let call_type = describe["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "CallType")
+        .expect("CallType described");
+    assert_eq!(
+        (
+            call_type["type"].as_str(),
+            call_type["restrictedPicklist"].as_bool()
+        ),
+        (Some("picklist"), Some(true)),
+        "CallType is a restricted picklist"
+    );
+    let (_, created) = post_json(
+        &emu,
+        &token,
+        "sobjects/Account",
+        &json!({"Name": "Acme", "Phone": "+33 1 23 45 67 89"}),
+    )
+    .await;
+    let (_, row) = get_json(
+        &emu,
+        &token,
+        &format!(
+            "sobjects/Account/{}?fields=Name,Phone",
+            created["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    let mut keys: Vec<&str> = row
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["Id", "Name", "Phone", "attributes"],
+        "?fields= limits the columns"
+    );
+    let (status, _) = get_json(&emu, &token, "sobjects/Widget/describe").await;
+    assert_eq!(status, 404, "unknown types are NOT_FOUND");
+    emu.shutdown().await;
+}
