@@ -205,6 +205,8 @@ fn fold_width(c: char) -> char {
 struct Stripped {
     number: String,
     extension: Option<String>,
+    /// A global `phone-context=+NN` parameter of a tel/SIP URI: the country of a local number.
+    context_code: Option<u16>,
 }
 
 /// Folds widths, drops control characters, strips a display name, angle brackets and a
@@ -243,8 +245,16 @@ fn strip(raw: &str) -> Stripped {
     let mut parts = decoded.split(';');
     let number = parts.next().unwrap_or_default().trim().to_owned();
     let mut extension = None;
+    let mut context_code = None;
     for param in parts {
         if let Some((key, value)) = param.split_once('=') {
+            if key.trim().eq_ignore_ascii_case("phone-context") {
+                let value = value.trim();
+                if let Some(code) = value.strip_prefix('+') {
+                    let digits: String = code.chars().filter(char::is_ascii_digit).collect();
+                    context_code = digits.parse::<u16>().ok().filter(|c| (1..=999).contains(c));
+                }
+            }
             if key.trim().eq_ignore_ascii_case("ext") {
                 let digits: String = value.chars().filter(char::is_ascii_digit).collect();
                 if !digits.is_empty() {
@@ -253,7 +263,21 @@ fn strip(raw: &str) -> Stripped {
             }
         }
     }
-    Stripped { number, extension }
+    Stripped {
+        number,
+        extension,
+        context_code,
+    }
+}
+
+/// The main region of a country calling code (`81` → JP, `1` → US).
+fn region_for_code(code: u16) -> Option<Region> {
+    let metadata = DATABASE.by_code(&code)?;
+    let main = metadata
+        .iter()
+        .find(|m| m.is_main_country_for_code())
+        .or_else(|| metadata.first())?;
+    Region::parse(main.id()).ok()
 }
 
 /// Splits a trailing textual extension (`x12`, `ext. 12`, `#12`) off a number typed by hand.
@@ -278,7 +302,8 @@ fn split_text_extension(number: &str) -> (&str, Option<String>) {
 /// Normalises a caller ID or a dialled string.
 ///
 /// Accepts `+81312345678`, `0312345678`, `sip:+33123456789@pbx;user=phone`,
-/// `tel:+1-415-555-0100;ext=12`, `415.555.0100`, full-width digits, `"Name" <sip:…>`.
+/// `tel:+1-415-555-0100;ext=12`, `415.555.0100`, full-width digits, `"Name" <sip:…>`. A local
+/// number in a URI with `phone-context=+NN` is read in that country instead of `default_region`.
 /// A number libphonenumber does not recognise as valid (an internal extension `1234`, a short
 /// code) is still `Ok`, with `e164 = None` and its `digits`. Errors: no digit at all, or an input
 /// longer than [`MAX_RAW_CHARS`].
@@ -317,7 +342,12 @@ pub fn normalize(raw: &str, default_region: Region) -> Result<Normalized, PhoneE
     // With a `+` the country comes from the number itself. Passing the default region as well
     // makes phonenumber 0.3 strip that region's trunk prefix from a foreign number (with US as
     // default, `+33 1 23 45 67 89` loses its `1`), so the region is given only without a `+`.
-    let region_hint = (!plus).then_some(default_region.id);
+    // A local number in a tel/SIP URI with `phone-context=+81` belongs to that country.
+    let local_region = stripped
+        .context_code
+        .and_then(region_for_code)
+        .unwrap_or(default_region);
+    let region_hint = (!plus).then_some(local_region.id);
     if let Ok(parsed) = phonenumber::parse(region_hint, &parse_input) {
         if parsed.is_valid() {
             fill_from(&mut normalized, &parsed);
@@ -552,6 +582,18 @@ mod tests {
             ("415.555.0100", "US", "+14155550100", None),
             ("(415) 555-0100 x 7", "US", "+14155550100", Some("7")),
             ("02-312-3456", "KR", "+8223123456", None),
+            (
+                "tel:03-1234-5678;phone-context=+81",
+                "US",
+                "+81312345678",
+                None,
+            ),
+            (
+                "sip:0612345678;phone-context=+33@pbx",
+                "JP",
+                "+33612345678",
+                None,
+            ),
         ];
         for (raw, default_region, e164, ext) in cases {
             let n = norm(raw, default_region);
