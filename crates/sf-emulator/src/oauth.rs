@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::extract::{Query, Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::server::query_params;
 use crate::sessions::{self, Code, Device};
 use crate::{ids, ApiCall, Shared, Tokens};
 
@@ -337,8 +338,9 @@ fn refusal(shared: &Shared, params: &Params) -> Option<Response> {
 /// `GET /services/oauth2/authorize`: the approve page (or an immediate redirect with auto-approve).
 pub(crate) async fn authorize_page(
     State(shared): State<Arc<Shared>>,
-    Query(params): Query<Params>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
+    let params = crate::server::query_params(raw.as_deref());
     if let Some(response) = refusal(&shared, &params) {
         return response;
     }
@@ -540,7 +542,8 @@ fn device_poll(shared: &Shared, code: &str) -> Response {
 }
 
 /// `GET /setup/connect`: the device-flow verification page.
-pub(crate) async fn device_page(Query(params): Query<Params>) -> Response {
+pub(crate) async fn device_page(RawQuery(raw): RawQuery) -> Response {
+    let params = query_params(raw.as_deref());
     let code = params.get("user_code").map_or("", String::as_str);
     page(
         StatusCode::OK,
@@ -595,8 +598,9 @@ pub(crate) async fn revoke(State(shared): State<Arc<Shared>>, body: Bytes) -> Re
 /// `GET /services/oauth2/revoke?token=`.
 pub(crate) async fn revoke_get(
     State(shared): State<Arc<Shared>>,
-    Query(params): Query<Params>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
+    let params = crate::server::query_params(raw.as_deref());
     revoke_token(&shared, params.get("token").map_or("", String::as_str))
 }
 

@@ -20,6 +20,18 @@ use crate::{control, oauth, rest, Shared};
 #[derive(Clone)]
 pub(crate) struct ConnReset(pub Arc<Notify>);
 
+/// Query parameters, decoded leniently (bad percent-escapes never reject a request; the first
+/// value of a repeated name wins).
+pub(crate) fn query_params(raw: Option<&str>) -> std::collections::HashMap<String, String> {
+    let mut params = std::collections::HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        params
+            .entry(k.into_owned())
+            .or_insert_with(|| v.into_owned());
+    }
+    params
+}
+
 /// The path as the client sent it (routing sees it without a trailing slash).
 #[derive(Clone)]
 pub(crate) struct OriginalPath(pub String);

@@ -1035,3 +1035,74 @@ async fn describe_and_field_selection() {
     assert_eq!(status, 404, "unknown types are NOT_FOUND");
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn garbage_input_gets_salesforce_errors_not_crashes() {
+    let emu = start_empty().await;
+    let token = emu.mint_tokens().access_token;
+    let http = client();
+    let cases: Vec<(reqwest::Method, &str, &str)> = vec![
+        (reqwest::Method::POST, "sobjects/Task", "{not json"),
+        (reqwest::Method::POST, "sobjects/Task", "[1,2]"),
+        (
+            reqwest::Method::POST,
+            "composite/sobjects",
+            "{\"records\": 5}",
+        ),
+        (reqwest::Method::POST, "composite", "{}"),
+        (
+            reqwest::Method::POST,
+            "parameterizedSearch",
+            "{\"in\": \"PHONE\"}",
+        ),
+        (
+            reqwest::Method::POST,
+            "parameterizedSearch",
+            "{\"q\": \"x\", \"in\": \"NOWHERE\"}",
+        ),
+        (reqwest::Method::GET, "query?q=%ZZ%E0", ""),
+        (reqwest::Method::GET, "query", ""),
+        (reqwest::Method::GET, "search?q=FIND", ""),
+        (reqwest::Method::GET, "search?q=FIND%20%7B%7D", ""),
+        (reqwest::Method::GET, "sobjects/Task/%E2%82%AC%E2%82%AC", ""),
+        (
+            reqwest::Method::PATCH,
+            "sobjects/Task/00T000000000000",
+            "{\"Subject\": 1}",
+        ),
+    ];
+    for (method, path, body) in cases {
+        let resp = http
+            .request(method.clone(), rest_url(&emu, path))
+            .headers(bearer(&token))
+            .header("Content-Type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path} gets an answer: {e}"));
+        let status = resp.status().as_u16();
+        assert!(
+            (400..500).contains(&status),
+            "{method} {path} is a client error, got {status}"
+        );
+        let json: Value = resp
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path} answers JSON: {e}"));
+        assert!(
+            json[0]["errorCode"].is_string() && json[0]["message"].is_string(),
+            "{method} {path} answers an error array: {json}"
+        );
+    }
+    let versions = http
+        .get(format!("{}services/data/", emu.instance_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        versions.status(),
+        200,
+        "the server is still up after all of that"
+    );
+    emu.shutdown().await;
+}

@@ -1,10 +1,9 @@
 //! SOQL `GET /query?q=` and the field resolution and projection shared with search:
 //! plain fields, and `Rel.Field` relationship fields (`Account.Name`, `Who.Name`, `Owner.Name`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -235,9 +234,10 @@ pub fn page(version: &str, locator: &str, rows: &[Value], offset: usize, batch: 
 pub(crate) async fn query(
     State(shared): State<Arc<Shared>>,
     Path(version): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response> {
+    let params = crate::server::query_params(raw.as_deref());
     let q = params.get("q").ok_or_else(|| Error::MalformedQuery {
         message: "A query string (q) is required".into(),
     })?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -178,8 +178,9 @@ pub(crate) async fn create(
 pub(crate) async fn read(
     State(shared): State<Arc<Shared>>,
     Path((version, sobject, id)): Path<(String, String, String)>,
-    Query(params): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response> {
+    let params = crate::server::query_params(raw.as_deref());
     let sobject = sobject_in_url(&sobject)?;
     let id = ids::normalize(&id).ok_or(Error::NotFound)?;
     let fields = shared
