@@ -342,3 +342,82 @@ async fn concurrent_calls_share_one_refresh() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn fixed_redirect_port_is_used() {
+    let emu = emulator(true).await;
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("probe bind");
+    let port = free.local_addr().expect("addr").port();
+    drop(free);
+    let store = std::sync::Arc::new(callpop_salesforce::MemoryStore::new());
+    let mut config = callpop_salesforce::ClientConfig::new(
+        callpop_salesforce::LoginHost::Custom(emu.login_url()),
+        emu.client_id(),
+    );
+    config.redirect_port = Some(port);
+    let client = callpop_salesforce::Client::new(config, store).expect("client");
+    let pending = client
+        .begin_login()
+        .await
+        .expect("login starts on the fixed port");
+    assert_eq!(
+        pending.redirect_uri,
+        format!("http://localhost:{port}/callback"),
+        "orgs that register an exact callback URL get exactly that port"
+    );
+    let browser = tokio::spawn(play_browser(pending.authorize_url.clone(), |u| u));
+    pending
+        .finish()
+        .await
+        .expect("login completes on the fixed port");
+    browser.await.expect("browser task");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn redirects_are_never_followed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A server that answers every request with a redirect to a port nobody listens on.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/elsewhere\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .await;
+        }
+    });
+    let base = format!("http://{addr}");
+    let body = serde_json::json!({
+        "access_token": format!("00D!{}", std::process::id()),
+        "instance_url": base,
+        "id": format!("{base}/id/00D000000000001AAA/005000000000001AAA"),
+    });
+    let tokens = callpop_salesforce::tokens::parse_token_body(
+        &serde_json::to_vec(&body).expect("json"),
+        None,
+        std::time::SystemTime::now(),
+    )
+    .expect("tokens");
+    let store = std::sync::Arc::new(callpop_salesforce::MemoryStore::new());
+    store.save(&tokens).expect("save");
+    let url = url::Url::parse(&base).expect("url");
+    let client = callpop_salesforce::Client::new(
+        callpop_salesforce::ClientConfig::new(callpop_salesforce::LoginHost::Custom(url), "cid"),
+        store,
+    )
+    .expect("client");
+    let err = client
+        .api_version()
+        .await
+        .expect_err("a redirect is not an answer");
+    assert!(
+        matches!(err, Error::Status { status: 302, .. }),
+        "the 302 is reported as is, not followed to the dead port: {err:?}"
+    );
+    server.abort();
+}

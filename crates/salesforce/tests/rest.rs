@@ -91,18 +91,17 @@ async fn connection_reset_is_retryable() {
         .await
         .expect_err("reset fails the call");
     assert!(
-        matches!(err, Error::Connection { .. } | Error::Decode { .. }),
-        "transport error: {err:?}"
-    );
-    assert!(
-        matches!(err.classify(), ErrorClass::Retryable { .. })
-            || matches!(err, Error::Decode { .. }),
-        "reset is retryable: {err:?}"
-    );
-    assert!(
         matches!(err, Error::Connection { .. }),
         "a reset is a connection error: {err:?}"
     );
+    assert!(
+        matches!(err.classify(), ErrorClass::Retryable { after: Some(_) }),
+        "a reset is retryable with a hint: {err:?}"
+    );
+    client
+        .find_tasks_by_call_object("probe")
+        .await
+        .expect("the next call gets a fresh connection and succeeds");
     emu.shutdown().await;
 }
 
