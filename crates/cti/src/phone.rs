@@ -521,10 +521,11 @@ pub fn rank_matches(
 
 /// The number as an agent reads it: national format when the number belongs to the agent's
 /// region (`03-1234-5678`), international otherwise (`+33 1 23 45 67 89`); an extension is shown as
-/// ` ext. 12`. A number without E.164 is shown as received.
+/// ` ext. 12`. A number without E.164 (an extension, a short code) is shown as its digits, so a
+/// `sip:201@pbx` caller reads `201`.
 pub fn format_for_display(normalized: &Normalized, agent_region: Region) -> String {
     let Some(e164) = normalized.e164.as_deref() else {
-        return normalized.raw.clone();
+        return normalized.digits.clone();
     };
     let Ok(parsed) = phonenumber::parse(None, e164) else {
         return e164.to_owned();
@@ -823,11 +824,11 @@ mod tests {
             "(415) 555-0100 ext. 12",
             "extension shown"
         );
-        let short = norm("1234", "JP");
+        let short = norm("sip:1234@pbx.example", "JP");
         assert_eq!(
             format_for_display(&short, region("JP")),
             "1234",
-            "no E.164: shown as received"
+            "no E.164: shown as its digits"
         );
     }
 

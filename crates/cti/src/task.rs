@@ -180,6 +180,7 @@ fn description_with(notes: &str, appendix: &str, max: usize) -> Option<String> {
 /// - `OwnerId`: the signed-in user, except for a queue call when
 ///   `log_queue_calls_to_answering_agent` is off (left to Salesforce's default).
 /// - Unanswered calls get `Missed` (inbound) or `No Answer` (outbound) unless a disposition is set.
+/// - `ActivityDate` is the day the call started, in the agent's time zone.
 pub fn compose_call_task(log: &CallLog, behaviour: &Behaviour) -> TaskFields {
     let number = format_for_display(&log.caller, behaviour.default_region);
     let answered = log.answered_at.is_some();
@@ -224,8 +225,12 @@ pub fn compose_call_task(log: &CallLog, behaviour: &Behaviour) -> TaskFields {
 
     let mut appendix = String::new();
     if who.is_none() {
-        let e164 = log.caller.e164.as_deref().unwrap_or(&log.caller.digits);
-        appendix.push_str(&format!("Number: {number} ({e164})"));
+        match log.caller.e164.as_deref() {
+            Some(e164) if e164 != number => {
+                appendix.push_str(&format!("Number: {number} ({e164})"));
+            }
+            _ => appendix.push_str(&format!("Number: {number}")),
+        }
         if !log.candidates.is_empty() {
             appendix.push_str("\nPossible matches:");
             for candidate in &log.candidates {
