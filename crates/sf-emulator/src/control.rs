@@ -161,7 +161,8 @@ async fn api_limit(State(shared): State<Arc<Shared>>, bytes: axum::body::Bytes) 
 }
 
 async fn calls(State(shared): State<Arc<Shared>>) -> Response {
-    Json(shared.lock().calls.clone()).into_response()
+    let calls: Vec<crate::ApiCall> = shared.lock().calls.iter().cloned().collect();
+    Json(calls).into_response()
 }
 
 async fn clear_calls(State(shared): State<Arc<Shared>>) -> StatusCode {

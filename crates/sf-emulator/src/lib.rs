@@ -122,6 +122,9 @@ pub struct ApiCall {
     pub counted: bool,
 }
 
+/// How many requests the call log keeps (the oldest are dropped first).
+pub const CALL_LOG_MAX: usize = 100_000;
+
 /// Mutable state behind one lock.
 pub(crate) struct State {
     pub data: store::Data,
@@ -130,7 +133,7 @@ pub(crate) struct State {
     pub faults: VecDeque<Fault>,
     pub latency: Duration,
     pub phone_match: PhoneMatch,
-    pub calls: Vec<ApiCall>,
+    pub calls: VecDeque<ApiCall>,
     /// Query locators (`01g…`) → every row of that query result, for `nextRecordsUrl`.
     pub cursors: std::collections::HashMap<String, (Vec<Value>, usize)>,
 }
@@ -145,6 +148,16 @@ pub(crate) struct Shared {
     pub login_url: Url,
     pub instance_url: Url,
     pub signing_key: Vec<u8>,
+}
+
+impl State {
+    /// Appends to the call log, dropping the oldest entry when it is full.
+    pub fn log_call(&mut self, call: ApiCall) {
+        if self.calls.len() >= CALL_LOG_MAX {
+            self.calls.pop_front();
+        }
+        self.calls.push_back(call);
+    }
 }
 
 impl Shared {
@@ -182,7 +195,7 @@ impl Emulator {
             faults: VecDeque::new(),
             latency: config.latency,
             phone_match: config.phone_match,
-            calls: Vec::new(),
+            calls: VecDeque::new(),
             cursors: Default::default(),
         };
         if config.seed {
@@ -277,9 +290,10 @@ impl Emulator {
         (s.usage.used, s.usage.max)
     }
 
-    /// The requests answered since start or [`Emulator::clear_calls`], in order.
+    /// The requests answered since start or [`Emulator::clear_calls`], in order (the newest
+    /// [`CALL_LOG_MAX`] of them, so that long benchmark runs do not grow without bound).
     pub fn calls(&self) -> Vec<ApiCall> {
-        self.shared.lock().calls.clone()
+        self.shared.lock().calls.iter().cloned().collect()
     }
 
     /// Forgets the request log.

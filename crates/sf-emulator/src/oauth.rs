@@ -52,7 +52,7 @@ pub(crate) async fn layer(State(shared): State<Arc<Shared>>, req: Request, next:
     }
     let response = next.run(req).await;
     tracing::debug!(%method, %path, status = response.status().as_u16(), "oauth request");
-    shared.lock().calls.push(ApiCall {
+    shared.lock().log_call(ApiCall {
         method,
         path,
         query,

@@ -1031,6 +1031,17 @@ async fn describe_and_field_selection() {
         ["Id", "Name", "Phone", "attributes"],
         "?fields= limits the columns"
     );
+    let (_, global) = get_json(&emu, &token, "sobjects/").await;
+    let names: Vec<&str> = global["sobjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Task") && names.contains(&"Lead"),
+        "describeGlobal lists the modelled types: {names:?}"
+    );
     let (status, _) = get_json(&emu, &token, "sobjects/Widget/describe").await;
     assert_eq!(status, 404, "unknown types are NOT_FOUND");
     emu.shutdown().await;

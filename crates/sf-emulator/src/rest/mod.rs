@@ -66,6 +66,7 @@ pub(crate) fn resources_router() -> Router<Arc<Shared>> {
         )
         .route(&format!("{v}/query"), get(query::query))
         .route(&format!("{v}/query/{{locator}}"), get(query::query_more))
+        .route(&format!("{v}/sobjects"), get(sobjects::describe_global))
         .route(&format!("{v}/sobjects/{{sobject}}"), post(sobjects::create))
         .route(
             &format!("{v}/sobjects/{{sobject}}/describe"),
@@ -185,7 +186,7 @@ async fn layer(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> R
     }
     let log = |status: u16, counted: bool| {
         tracing::debug!(%method, %path, status, counted, "rest request");
-        shared.lock().calls.push(ApiCall {
+        shared.lock().log_call(ApiCall {
             method: method.to_string(),
             path: path.clone(),
             query: query.clone(),

@@ -244,6 +244,23 @@ pub(crate) async fn describe(
     Ok(Json(schema::describe(sobject).ok_or(Error::NotFound)?).into_response())
 }
 
+/// `GET /sobjects`: the modelled types (describeGlobal).
+pub(crate) async fn describe_global(Path(version): Path<String>) -> Json<Value> {
+    let sobjects: Vec<Value> = schema::SOBJECTS
+        .iter()
+        .map(|t| {
+            let base = format!("/services/data/{version}/sobjects/{t}");
+            json!({
+                "name": t, "label": t, "keyPrefix": ids::key_prefix(t),
+                "createable": true, "updateable": true, "deletable": true, "queryable": true,
+                "searchable": *t != "Task", "custom": false,
+                "urls": {"sobject": base, "describe": format!("{base}/describe"), "rowTemplate": format!("{base}/{{ID}}")},
+            })
+        })
+        .collect();
+    Json(json!({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": sobjects}))
+}
+
 /// The parts of a collection request.
 fn collection_body(body: &[u8]) -> Result<(bool, Vec<Value>)> {
     let body = parse_object(body)?;
