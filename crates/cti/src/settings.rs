@@ -208,6 +208,10 @@ pub struct Behaviour {
     pub ignore_internal_calls: bool,
     /// Objects the agent may relate a call to (`WhatId`), default Account, Opportunity, Case.
     pub related_to_objects: Vec<String>,
+    /// A `Search` pop also opens Salesforce Classic's search page
+    /// ([`crate::pop::classic_search_url`]) besides the popup's chooser (default `false`: that
+    /// URL is undocumented and may stop working).
+    pub classic_search_pop: bool,
     /// Region used for numbers without a country code (default `US`).
     pub default_region: Region,
     /// How internal extensions are recognised (default: at most 4 digits).
@@ -230,6 +234,7 @@ impl Default for Behaviour {
             editable_who: true,
             ignore_internal_calls: false,
             related_to_objects: vec!["Account".into(), "Opportunity".into(), "Case".into()],
+            classic_search_pop: false,
             default_region: Region::US,
             internal_rule: InternalRule::default(),
             time_zone: Tz::UTC,
@@ -347,6 +352,10 @@ mod tests {
             "WhatId objects by default"
         );
         assert_eq!(b.time_zone, Tz::UTC, "UTC until the agent sets a zone");
+        assert!(
+            !b.classic_search_pop,
+            "the undocumented Classic search page is opt-in"
+        );
         assert!(b.validate().is_ok(), "the defaults are valid");
     }
 
