@@ -314,7 +314,7 @@ struct Call {
     /// `None` for an ignored call (neither popped nor logged).
     wrap: Option<CallWrapUp>,
     /// Inputs given to `wrap`, to rebuild it when the candidates become known late.
-    replay: Vec<(DateTime<Utc>, cti::Input)>,
+    replay: Vec<(DateTime<Utc>, cti::wrapup::Input)>,
     matches: Vec<Match>,
     end_reason: Option<EndReason>,
 }
@@ -436,7 +436,7 @@ impl Loop {
                 .await
             }
             TelephonyEvent::Answered { call_id } => {
-                self.feed(&call_id, now, cti::Input::Answered).await;
+                self.feed(&call_id, now, cti::wrapup::Input::Answered).await;
                 self.record_call(&call_id, |r| r.answered_at = Some(now));
                 self.phase(&call_id, CallPhase::Established).await;
             }
@@ -454,7 +454,7 @@ impl Loop {
                     self.close(&call_id, reason).await;
                     return;
                 }
-                self.feed(&call_id, now, cti::Input::Ended).await;
+                self.feed(&call_id, now, cti::wrapup::Input::Ended).await;
                 let deadline = self
                     .calls
                     .get(&call_id)
@@ -563,9 +563,6 @@ impl Loop {
                 LogState::Pending
             },
         };
-        if let Err(e) = self.store.calls().upsert(&record, now) {
-            tracing::warn!(call_id = %call_id, error = %e, "call history not written");
-        }
         self.calls.insert(
             call_id.clone(),
             Call {
@@ -580,11 +577,45 @@ impl Loop {
             },
         );
         self.phase(&call_id, CallPhase::Ringing { direction }).await;
+        if !ignored && !caller.digits.is_empty() {
+            // The search runs beside the loop: ringing is never blocked by Salesforce.
+            let (store, client, layout) = (
+                self.store.clone(),
+                self.client.clone(),
+                self.config.layout.clone(),
+            );
+            let (ttl, timeout, tx) = (
+                self.config.match_ttl,
+                self.config.lookup_timeout,
+                self.internal.clone(),
+            );
+            let id = call_id.clone();
+            tokio::spawn(async move {
+                let lookup = lookup(
+                    &store, &client, &layout, call_type, &caller, now, ttl, timeout,
+                )
+                .await;
+                let _ = tx
+                    .send(Internal::Looked {
+                        call_id: id,
+                        lookup,
+                    })
+                    .await;
+            });
+        }
+        // History after the lookup started: its disk sync does not delay the popup.
+        if let Err(e) = self.store.calls().upsert(&record, now) {
+            tracing::warn!(call_id = %call_id, error = %e, "call history not written");
+        }
         if ignored {
             tracing::debug!(call_id = %call_id, "internal call ignored");
             return;
         }
-        if caller.digits.is_empty() {
+        if self
+            .calls
+            .get(&call_id)
+            .is_some_and(|c| c.caller.digits.is_empty())
+        {
             let lookup = Lookup {
                 matches: Vec::new(),
                 status: LookupStatus::Failed {
@@ -592,26 +623,7 @@ impl Loop {
                 },
             };
             self.looked(call_id, lookup).await;
-            return;
         }
-        // The search runs beside the loop: ringing is never blocked by Salesforce.
-        let (store, client, layout) = (
-            self.store.clone(),
-            self.client.clone(),
-            self.config.layout.clone(),
-        );
-        let (ttl, timeout, tx) = (
-            self.config.match_ttl,
-            self.config.lookup_timeout,
-            self.internal.clone(),
-        );
-        tokio::spawn(async move {
-            let lookup = lookup(
-                &store, &client, &layout, call_type, &caller, now, ttl, timeout,
-            )
-            .await;
-            let _ = tx.send(Internal::Looked { call_id, lookup }).await;
-        });
     }
 
     async fn internal(&mut self, msg: Internal) {
@@ -650,7 +662,7 @@ impl Loop {
         match lookup.matches.as_slice() {
             [] => {}
             [one] => {
-                let input = cti::Input::MatchFound {
+                let input = cti::wrapup::Input::MatchFound {
                     record: one.record.clone(),
                     name: one.name.clone(),
                 };
@@ -719,7 +731,7 @@ impl Loop {
     }
 
     /// Feeds the call's wrap-up machine and queues what it writes.
-    async fn feed(&mut self, call_id: &str, now: DateTime<Utc>, input: cti::Input) -> bool {
+    async fn feed(&mut self, call_id: &str, now: DateTime<Utc>, input: cti::wrapup::Input) -> bool {
         let Some(call) = self.calls.get_mut(call_id) else {
             tracing::debug!(call_id, "event for an unknown call ignored");
             return false;
@@ -742,9 +754,14 @@ impl Loop {
         true
     }
 
-    async fn queue_call_write(&mut self, call_id: &str, out: cti::Output, now: DateTime<Utc>) {
+    async fn queue_call_write(
+        &mut self,
+        call_id: &str,
+        out: cti::wrapup::Output,
+        now: DateTime<Utc>,
+    ) {
         let item = match out {
-            cti::Output::WriteTask(fields) => match serde_json::to_value(&fields) {
+            cti::wrapup::Output::WriteTask(fields) => match serde_json::to_value(&fields) {
                 Ok(payload) => NewOutboxItem {
                     kind: WriteKind::Create,
                     sobject: "Task".into(),
@@ -760,7 +777,7 @@ impl Loop {
                     return;
                 }
             },
-            cti::Output::UpdateTask {
+            cti::wrapup::Output::UpdateTask {
                 call_object,
                 changes,
             } => NewOutboxItem {
@@ -819,7 +836,12 @@ impl Loop {
         self.calls
             .get(call_id)
             .and_then(|c| c.wrap.as_ref())
-            .is_some_and(|w| matches!(w.state(), cti::CallState::Saved | cti::CallState::Discarded))
+            .is_some_and(|w| {
+                matches!(
+                    w.state(),
+                    cti::wrapup::CallState::Saved | cti::wrapup::CallState::Discarded
+                )
+            })
     }
 
     async fn phase(&self, call_id: &str, phase: CallPhase) {
@@ -874,7 +896,8 @@ impl Loop {
             .map(|(id, _)| id.clone())
             .collect();
         for call_id in due {
-            self.feed(&call_id, now, cti::Input::TimerFired).await;
+            self.feed(&call_id, now, cti::wrapup::Input::TimerFired)
+                .await;
             self.after_agent_input(&call_id).await;
         }
     }
@@ -902,7 +925,7 @@ impl Loop {
         }
     }
 
-    async fn agent_input(&mut self, call_id: &str, input: cti::Input) -> Result<()> {
+    async fn agent_input(&mut self, call_id: &str, input: cti::wrapup::Input) -> Result<()> {
         self.known(call_id)?;
         let now = self.clock.now();
         let name = format!("{input:?}");
@@ -951,7 +974,7 @@ impl Loop {
             }
             AgentAction::PickRecord { call_id, record } => {
                 self.pin(&call_id, &record, PinSource::Picked)?;
-                let input = cti::Input::PickWho {
+                let input = cti::wrapup::Input::PickWho {
                     record: record.record,
                     name: record.name,
                 };
@@ -959,27 +982,30 @@ impl Loop {
             }
             AgentAction::RecordCreated { call_id, record } => {
                 self.pin(&call_id, &record, PinSource::Created)?;
-                let input = cti::Input::PickWho {
+                let input = cti::wrapup::Input::PickWho {
                     record: record.record,
                     name: record.name,
                 };
                 self.agent_input(&call_id, input).await
             }
             AgentAction::Notes { call_id, text } => {
-                self.agent_input(&call_id, cti::Input::EditNotes(text))
+                self.agent_input(&call_id, cti::wrapup::Input::EditNotes(text))
                     .await
             }
             AgentAction::Disposition { call_id, value } => {
-                self.agent_input(&call_id, cti::Input::SetDisposition(value))
+                self.agent_input(&call_id, cti::wrapup::Input::SetDisposition(value))
                     .await
             }
             AgentAction::RelatedTo { call_id, record } => {
-                self.agent_input(&call_id, cti::Input::SetWhat(record))
+                self.agent_input(&call_id, cti::wrapup::Input::SetWhat(record))
                     .await
             }
-            AgentAction::Save { call_id } => self.agent_input(&call_id, cti::Input::Save).await,
+            AgentAction::Save { call_id } => {
+                self.agent_input(&call_id, cti::wrapup::Input::Save).await
+            }
             AgentAction::Discard { call_id } => {
-                self.agent_input(&call_id, cti::Input::Discard).await?;
+                self.agent_input(&call_id, cti::wrapup::Input::Discard)
+                    .await?;
                 self.record_call(&call_id, |r| r.log_state = LogState::Discarded);
                 Ok(())
             }

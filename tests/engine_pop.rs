@@ -1,0 +1,413 @@
+//! Ringing → lookup → popup and pop URL, against the emulator over HTTP.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use callpop_e2e::{emulator, Harness, WAIT};
+use cti::{PopAction, Region};
+use engine::{LookupStatus, UiEvent};
+use sf_emulator::seed::{known_callers, KnownCaller};
+use sf_emulator::Emulator;
+
+/// The Id of the seeded record of a known caller.
+fn record_id(emu: &Emulator, k: &KnownCaller) -> String {
+    let found: Vec<String> = emu
+        .records(k.sobject)
+        .into_iter()
+        .filter(|r| r[k.field] == k.stored_as && r["Name"] == k.name)
+        .filter_map(|r| r["Id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "exactly one seeded {} named {} stored as {}",
+        k.sobject,
+        k.name,
+        k.stored_as
+    );
+    found[0].clone()
+}
+
+fn record_url(emu: &Emulator, sobject: &str, id: &str) -> url::Url {
+    cti::pop_url(
+        &PopAction::Record {
+            sobject: sobject.into(),
+            id: id.into(),
+        },
+        &cti::lightning_base(&emu.instance_url()),
+    )
+    .expect("a record pop has a URL")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_seeded_format_pops_its_record() {
+    let emu = Arc::new(emulator(|_| {}).await.expect("emulator"));
+    let callers = known_callers();
+    let mut checked = 0;
+    for region in ["JP", "FR", "KR", "US"] {
+        let r = Region::parse(region).expect("region");
+        // One engine for E.164 caller IDs, one (fresh cache) for national forms.
+        let e164 = Harness::start(emu.clone(), |c| c.behaviour.default_region = r)
+            .await
+            .expect("engine");
+        let national = Harness::start(emu.clone(), |c| c.behaviour.default_region = r)
+            .await
+            .expect("engine");
+        for (i, k) in callers
+            .iter()
+            .filter(|k| k.region == region && !k.shared)
+            .enumerate()
+        {
+            let id = record_id(&emu, k);
+            let mut forms = vec![(&e164, k.e164.to_owned())];
+            if !k.stored_as.starts_with('+') {
+                forms.push((&national, k.stored_as.to_owned()));
+            }
+            for (h, caller_id) in forms {
+                let call_id = format!("pop-{region}-{i}-{caller_id}");
+                h.ring(&call_id, &caller_id).await.expect("ring");
+                let popup = h.ui.popup(&call_id).await.expect("a popup for every call");
+                assert_eq!(
+                    popup.lookup,
+                    LookupStatus::Salesforce,
+                    "{caller_id}: a first call is looked up in Salesforce"
+                );
+                let ids: Vec<&str> = popup
+                    .decision
+                    .matches
+                    .iter()
+                    .map(|m| m.record.id.as_str())
+                    .collect();
+                assert_eq!(
+                    ids,
+                    vec![id.as_str()],
+                    "{caller_id} must match only {} ({}), stored as {:?}",
+                    k.name,
+                    k.sobject,
+                    k.stored_as
+                );
+                assert_eq!(
+                    popup.decision.action,
+                    PopAction::Record {
+                        sobject: k.sobject.into(),
+                        id: id.clone()
+                    },
+                    "{caller_id}: one match pops the record"
+                );
+                let (url, new_window) = h.ui.pop(&call_id, WAIT).await.expect("a pop URL");
+                assert_eq!(
+                    url,
+                    record_url(&emu, k.sobject, &id),
+                    "{caller_id}: the pop opens the record's Lightning page"
+                );
+                assert!(
+                    !new_window,
+                    "the default layout opens pops in the existing window"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= 16,
+        "every non-shared known caller is checked at least once (checked {checked})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_number_shows_the_chooser_and_the_multiple_match_action() {
+    let emu = Arc::new(emulator(|_| {}).await.expect("emulator"));
+    let shared: Vec<KnownCaller> = known_callers().into_iter().filter(|k| k.shared).collect();
+    assert!(shared.len() >= 2, "the seed has a shared-number case");
+    let number = shared[0].e164;
+    let expected: Vec<String> = shared
+        .iter()
+        .filter(|k| k.e164 == number)
+        .map(|k| record_id(&emu, k))
+        .collect();
+    assert!(expected.len() >= 2, "at least two records share {number}");
+    let region = Region::parse(shared[0].region).expect("region");
+    let h = Harness::start(emu.clone(), |c| c.behaviour.default_region = region)
+        .await
+        .expect("engine");
+    h.ring("shared-1", number).await.expect("ring");
+    let popup = h.ui.popup("shared-1").await.expect("popup");
+    for id in &expected {
+        assert!(
+            popup.decision.matches.iter().any(|m| &m.record.id == id),
+            "the chooser lists every record sharing the number (missing {id})"
+        );
+    }
+    assert!(
+        matches!(popup.decision.action, PopAction::Search { .. }),
+        "several matches take the default layout's multiple-match action (search), got {:?}",
+        popup.decision.action
+    );
+    assert!(
+        h.ui.pop("shared-1", Duration::from_millis(300))
+            .await
+            .is_none(),
+        "a search pop has no Lightning URL: the chooser is the search page"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_match_pops_a_new_contact_prefilled_with_the_number() {
+    let emu = Arc::new(emulator(|_| {}).await.expect("emulator"));
+    let number = "+12125550199";
+    for sobject in ["Contact", "Lead", "Account"] {
+        assert!(
+            !emu.records(sobject).iter().any(|r| {
+                ["Phone", "MobilePhone"].iter().any(|f| {
+                    r[*f].as_str().is_some_and(|p| {
+                        p.chars()
+                            .filter(char::is_ascii_digit)
+                            .collect::<String>()
+                            .ends_with("2125550199")
+                    })
+                })
+            }),
+            "precondition: no seeded {sobject} has {number}"
+        );
+    }
+    let h = Harness::start(emu.clone(), |_| {}).await.expect("engine");
+    h.ring_with(
+        "new-1",
+        number,
+        engine::Direction::Inbound,
+        Some("Jane Roe"),
+    )
+    .await
+    .expect("ring");
+    let popup = h.ui.popup("new-1").await.expect("popup");
+    assert!(popup.decision.matches.is_empty(), "nobody has this number");
+    assert_eq!(
+        popup.decision.action,
+        PopAction::NewRecord {
+            sobject: "Contact".into(),
+            defaults: vec![
+                ("Phone".into(), number.into()),
+                ("LastName".into(), "Jane Roe".into())
+            ],
+        },
+        "no match pops a new Contact with the number (and the PBX's name)"
+    );
+    let (url, _) = h.ui.pop("new-1", WAIT).await.expect("pop URL");
+    assert_eq!(
+        url.path(),
+        "/lightning/o/Contact/new",
+        "the new-record page"
+    );
+    assert_eq!(
+        url.query(),
+        Some("defaultFieldValues=Phone=%2B12125550199,LastName=Jane%20Roe"),
+        "the number is prefilled, URL-encoded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_call_is_ignored_when_set_and_popped_otherwise() {
+    let emu = Arc::new(emulator(|_| {}).await.expect("emulator"));
+    let h = Harness::start(emu.clone(), |c| c.behaviour.ignore_internal_calls = true)
+        .await
+        .expect("engine");
+    emu.clear_calls();
+    h.ring("int-1", "1234").await.expect("ring");
+    let ringing =
+        h.ui.find(
+            WAIT,
+            |e| matches!(e, UiEvent::CallState { call_id, .. } if call_id == "int-1"),
+        )
+        .await;
+    assert!(ringing.is_some(), "the ignored call still rings in the UI");
+    h.phone
+        .emit(engine::TelephonyEvent::Ended {
+            call_id: "int-1".into(),
+            reason: engine::EndReason::Missed,
+        })
+        .await
+        .expect("end");
+    let closed = h
+        .ui
+        .find(WAIT, |e| {
+            matches!(e, UiEvent::CallState { call_id, phase: engine::CallPhase::Closed { .. } } if call_id == "int-1")
+        })
+        .await;
+    assert!(closed.is_some(), "an ignored call closes at hang-up");
+    assert!(
+        !h.ui.seen().iter().any(|e| matches!(
+            e,
+            UiEvent::Popup { .. } | UiEvent::Pop { .. } | UiEvent::LogState { .. }
+        )),
+        "an ignored internal call is neither popped nor logged: {:?}",
+        h.ui.seen()
+    );
+    assert!(
+        emu.calls().is_empty(),
+        "an ignored internal call costs no Salesforce request: {:?}",
+        emu.calls()
+    );
+    let record = h
+        .store
+        .calls()
+        .by_id("int-1")
+        .expect("read")
+        .expect("in history");
+    assert_eq!(
+        record.log_state,
+        store::LogState::NotLogged,
+        "the history says the call is not logged"
+    );
+
+    let shown = Harness::start(emu.clone(), |c| c.behaviour.ignore_internal_calls = false)
+        .await
+        .expect("engine");
+    shown.ring("int-2", "1234").await.expect("ring");
+    let popup = shown
+        .ui
+        .popup("int-2")
+        .await
+        .expect("popup when not ignored");
+    assert!(
+        popup.decision.handled && popup.decision.call_type == cti::CallType::Internal,
+        "without the setting an internal call is handled as Internal"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeat_caller_pops_from_the_cache_with_no_request() {
+    let emu = Arc::new(emulator(|_| {}).await.expect("emulator"));
+    let k = known_callers()
+        .into_iter()
+        .find(|k| k.region == "US" && !k.shared)
+        .expect("a US caller");
+    let id = record_id(&emu, &k);
+    let h = Harness::start(emu.clone(), |_| {}).await.expect("engine");
+    h.ring("rep-1", k.e164).await.expect("ring");
+    let first = h.ui.popup("rep-1").await.expect("popup");
+    assert_eq!(
+        first.lookup,
+        LookupStatus::Salesforce,
+        "the first call searches"
+    );
+    emu.clear_calls();
+    h.ring("rep-2", k.e164).await.expect("ring");
+    let second = h.ui.popup("rep-2").await.expect("popup");
+    assert_eq!(
+        second.lookup,
+        LookupStatus::Cache,
+        "the repeat call is answered by the cache"
+    );
+    assert_eq!(
+        second
+            .decision
+            .matches
+            .first()
+            .map(|m| m.record.id.as_str()),
+        Some(id.as_str()),
+        "the cache pops the same record"
+    );
+    assert!(
+        emu.calls().is_empty(),
+        "a repeat caller costs zero Salesforce requests: {:?}",
+        emu.calls()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_created_by_the_agent_pops_on_the_next_call_despite_search_lag() {
+    let emu = Arc::new(
+        emulator(|c| c.search_index_lag = Duration::from_secs(600))
+            .await
+            .expect("emulator"),
+    );
+    let number = "+12125550142";
+    let h = Harness::start(emu.clone(), |_| {}).await.expect("engine");
+    h.ring("lag-1", number).await.expect("ring");
+    let popup = h.ui.popup("lag-1").await.expect("popup");
+    assert!(
+        matches!(popup.decision.action, PopAction::NewRecord { .. }),
+        "an unknown number pops a new record"
+    );
+    // The agent saves the new Contact in Salesforce.
+    let created = h
+        .client
+        .create(
+            "Contact",
+            &serde_json::json!({"LastName": "Newcomer", "Phone": number}),
+        )
+        .await
+        .expect("create the Contact");
+    let id = created.id.expect("the new Contact's Id");
+    let normalized = cti::normalize(number, Region::US).expect("number");
+    let found = h
+        .client
+        .search_phone(&cti::search_terms(&normalized))
+        .await
+        .expect("search");
+    assert!(
+        found.is_empty(),
+        "precondition: the search index does not know the new Contact yet"
+    );
+    h.send(engine::Input::Agent(engine::AgentAction::RecordCreated {
+        call_id: "lag-1".into(),
+        record: cti::Match {
+            record: cti::RecordRef::new("Contact", id.clone()),
+            name: "Newcomer".into(),
+            phones: [("Phone".to_owned(), number.to_owned())].into(),
+            fields: Default::default(),
+        },
+    }))
+    .await
+    .expect("record created");
+    h.ring("lag-2", number).await.expect("ring");
+    let next = h.ui.popup("lag-2").await.expect("popup");
+    assert_eq!(
+        next.lookup,
+        LookupStatus::Pinned,
+        "the created record is pinned to the number"
+    );
+    assert_eq!(
+        next.decision.action,
+        PopAction::Record {
+            sobject: "Contact".into(),
+            id: id.clone()
+        },
+        "the next call pops the record the agent created, not a duplicate new-record page"
+    );
+    let (url, _) = h.ui.pop("lag-2", WAIT).await.expect("pop");
+    assert_eq!(
+        url,
+        record_url(&emu, "Contact", &id),
+        "the pop opens the created record"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn salesforce_down_still_shows_the_caller_without_a_pop() {
+    let emu = Arc::new(emulator(|_| {}).await.expect("emulator"));
+    let h = Harness::start(emu.clone(), |_| {}).await.expect("engine");
+    // Warm the session (version discovery) so the fault hits the search itself.
+    h.client.api_version().await.expect("version");
+    emu.inject_fault(sf_emulator::Fault::Http503, 1);
+    h.ring("down-1", "+14155550100").await.expect("ring");
+    let popup =
+        h.ui.popup("down-1")
+            .await
+            .expect("a popup even when Salesforce fails");
+    assert!(
+        matches!(popup.lookup, LookupStatus::Failed { .. }),
+        "the popup says the lookup failed, got {:?}",
+        popup.lookup
+    );
+    assert_eq!(
+        popup.decision.caller.e164.as_deref(),
+        Some("+14155550100"),
+        "the popup still shows the caller"
+    );
+    assert_eq!(
+        popup.decision.action,
+        PopAction::None,
+        "nothing is popped on a failed lookup (no new record for a caller who may exist)"
+    );
+}
