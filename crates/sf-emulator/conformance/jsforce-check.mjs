@@ -1,9 +1,10 @@
 // Runs jsforce (an independent Salesforce client) against the Callpop emulator.
-// Usage: node jsforce-check.mjs <instance_url> <access_token>
-// Prints one JSON summary line on stdout; exits non-zero on any failure.
+// Usage: node jsforce-check.mjs <instance_url> <access_token> [<refresh_token> <login_url> <client_id>]
+// With the optional arguments it also expires the session (control API) and checks that jsforce
+// refreshes it on the 401 by itself. Prints one JSON summary line; exits non-zero on any failure.
 import jsforce from 'jsforce';
 
-const [instanceUrl, accessToken] = process.argv.slice(2);
+const [instanceUrl, accessToken, refreshToken, loginUrl, clientId] = process.argv.slice(2);
 if (!instanceUrl || !accessToken) {
   console.error('usage: node jsforce-check.mjs <instance_url> <access_token>');
   process.exit(2);
@@ -55,6 +56,26 @@ try {
 
   summary.apiUsage = conn.limitInfo && conn.limitInfo.apiUsage;
   check(summary.apiUsage && summary.apiUsage.used > 0, 'jsforce parsed Sforce-Limit-Info');
+
+  if (refreshToken && loginUrl && clientId) {
+    const conn2 = new jsforce.Connection({
+      oauth2: { loginUrl, clientId, redirectUri: 'http://localhost:1717/OauthRedirect' },
+      instanceUrl,
+      accessToken,
+      refreshToken,
+      version: '64.0',
+    });
+    let refreshed = false;
+    conn2.on('refresh', () => {
+      refreshed = true;
+    });
+    const expired = await fetch(`${instanceUrl}/__emulator/expire-tokens`, { method: 'POST' });
+    check(expired.ok, 'control API expired the tokens');
+    const again = await conn2.query("SELECT Id FROM Task WHERE CallObject = 'jsforce-1'");
+    check(refreshed, 'jsforce refreshed the expired session on its own');
+    check(again.totalSize === 1, 'the replayed query found the Task');
+    summary.refreshed = refreshed;
+  }
 
   console.log(JSON.stringify(summary));
 } catch (err) {

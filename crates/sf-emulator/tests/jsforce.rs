@@ -24,6 +24,9 @@ async fn jsforce_limits_search_query_create_collection_read() {
         .arg("jsforce-check.mjs")
         .arg(emu.instance_url().as_str().trim_end_matches('/'))
         .arg(&tokens.access_token)
+        .arg(&tokens.refresh_token)
+        .arg(emu.login_url().as_str().trim_end_matches('/'))
+        .arg(emu.client_id())
         .current_dir(&dir)
         .output()
         .await
@@ -56,6 +59,10 @@ async fn jsforce_limits_search_query_create_collection_read() {
         "defaults visible to jsforce"
     );
     assert_eq!(
+        summary["refreshed"], true,
+        "jsforce refreshed an expired session against our token endpoint"
+    );
+    assert_eq!(
         summary["readBack"]["CallDurationInSeconds"], 42,
         "integer field round-trips"
     );
@@ -78,8 +85,14 @@ async fn jsforce_limits_search_query_create_collection_read() {
     );
     assert_eq!(
         summary["apiUsage"]["used"].as_u64(),
-        Some(emu.api_usage().0),
-        "jsforce saw our Sforce-Limit-Info"
+        Some(emu.api_usage().0 - 1),
+        "jsforce parsed our Sforce-Limit-Info (before the one replayed query after refresh)"
+    );
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.path == "/services/oauth2/token" && c.status == 200),
+        "the refresh went through the OAuth token endpoint: {calls:?}"
     );
     emu.shutdown().await;
 }
