@@ -1,7 +1,8 @@
 //! `POST /composite`: up to 25 subrequests run in order against the same resources, later ones
 //! referring to earlier results with `@{referenceId.path}`; one API call in all. With
 //! `allOrNone`, a failure rolls every change back and every other subrequest reports 400
-//! `PROCESSING_HALTED`.
+//! `PROCESSING_HALTED`. The rollback restores the data as it was before the first subrequest
+//! (writes that other clients made meanwhile are lost too; fine for a test double).
 
 use std::collections::HashMap;
 use std::sync::Arc;
