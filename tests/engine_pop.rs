@@ -247,12 +247,16 @@ async fn internal_call_is_ignored_when_set_and_popped_otherwise() {
         "an ignored internal call costs no Salesforce request: {:?}",
         emu.calls()
     );
-    let record = h
-        .store
-        .calls()
-        .by_id("int-1")
-        .expect("read")
-        .expect("in history");
+    // History is written beside the loop: give it a moment.
+    let mut record = None;
+    for _ in 0..200 {
+        record = h.store.calls().by_id("int-1").expect("read");
+        if record.as_ref().is_some_and(|r| r.ended_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let record = record.expect("the ignored call is in the history");
     assert_eq!(
         record.log_state,
         store::LogState::NotLogged,

@@ -22,6 +22,7 @@ use url::Url;
 use crate::clock::Clock;
 use crate::events::{CallPhase, LogStatus, Popup, UiEvent};
 use crate::flusher::{FlushConfig, Flusher};
+use crate::history::{self, History, HistoryWrite};
 use crate::lookup::{lookup, Lookup, LookupStatus};
 use crate::telephony::{Direction, EndReason, Telephony, TelephonyCommand, TelephonyEvent};
 use crate::{Error, Result};
@@ -241,6 +242,7 @@ impl Engine {
         let (internal_tx, internal_rx) = mpsc::channel(1024);
         let wake = Arc::new(Notify::new());
         let signed_in = Arc::new(Notify::new());
+        let (history, history_task) = history::spawn(deps.store.clone(), deps.clock.clone());
 
         let flusher = Flusher::new(
             deps.store.clone(),
@@ -249,9 +251,10 @@ impl Engine {
             wake.clone(),
             signed_in.clone(),
             ui_tx.clone(),
+            history.clone(),
             config.flush.clone(),
         );
-        let mut tasks = vec![tokio::spawn(flusher.run())];
+        let mut tasks = vec![history_task, tokio::spawn(flusher.run())];
 
         let forward = input_tx.clone();
         tasks.push(tokio::spawn(async move {
@@ -291,6 +294,7 @@ impl Engine {
             internal: internal_tx,
             wake,
             signed_in,
+            history,
             calls: HashMap::new(),
             closed: VecDeque::new(),
         };
@@ -317,6 +321,8 @@ struct Call {
     replay: Vec<(DateTime<Utc>, cti::wrapup::Input)>,
     matches: Vec<Match>,
     end_reason: Option<EndReason>,
+    /// The call's history row as last sent to the history writer.
+    record: CallRecord,
 }
 
 struct Loop {
@@ -330,6 +336,7 @@ struct Loop {
     internal: mpsc::Sender<Internal>,
     wake: Arc<Notify>,
     signed_in: Arc<Notify>,
+    history: History,
     calls: HashMap<String, Call>,
     closed: VecDeque<String>,
 }
@@ -574,6 +581,7 @@ impl Loop {
                 replay: Vec::new(),
                 matches: Vec::new(),
                 end_reason: None,
+                record: record.clone(),
             },
         );
         self.phase(&call_id, CallPhase::Ringing { direction }).await;
@@ -603,10 +611,8 @@ impl Loop {
                     .await;
             });
         }
-        // History after the lookup started: its disk sync does not delay the popup.
-        if let Err(e) = self.store.calls().upsert(&record, now) {
-            tracing::warn!(call_id = %call_id, error = %e, "call history not written");
-        }
+        // History goes to its writer: its disk sync does not delay the popup.
+        self.write_history(HistoryWrite::Upsert(Box::new(record)));
         if ignored {
             tracing::debug!(call_id = %call_id, "internal call ignored");
             return;
@@ -654,9 +660,7 @@ impl Loop {
         call.matches = lookup.matches.clone();
         let url = cti::pop_url(&decision.action, &self.lightning);
         let new_window = decision.open_within == OpenWithin::NewWindow;
-        if let Ok(matches) = serde_json::to_value(&lookup.matches) {
-            self.record_call(&call_id, |r| r.matches = matches);
-        }
+        let matches_json = serde_json::to_value(&lookup.matches).ok();
         // The log: one match is the WhoId; several are candidates (the agent's pick or the
         // remembered pick wins; without either the Task names them in its Description).
         match lookup.matches.as_slice() {
@@ -689,11 +693,14 @@ impl Loop {
         .await;
         if let Some(url) = url {
             self.emit(UiEvent::Pop {
-                call_id,
+                call_id: call_id.clone(),
                 url,
                 new_window,
             })
             .await;
+        }
+        if let Some(matches) = matches_json {
+            self.record_call(&call_id, |r| r.matches = matches);
         }
     }
 
@@ -867,18 +874,19 @@ impl Loop {
         }
     }
 
-    /// Applies `change` to the call's history row (best effort: history is not the log).
-    fn record_call(&self, call_id: &str, change: impl FnOnce(&mut CallRecord)) {
-        let now = self.clock.now();
-        match self.store.calls().by_id(call_id) {
-            Ok(Some(mut record)) => {
-                change(&mut record);
-                if let Err(e) = self.store.calls().upsert(&record, now) {
-                    tracing::warn!(call_id, error = %e, "call history not updated");
-                }
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(call_id, error = %e, "call history unreadable"),
+    /// Applies `change` to the call's history row and hands it to the history writer.
+    fn record_call(&mut self, call_id: &str, change: impl FnOnce(&mut CallRecord)) {
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        change(&mut call.record);
+        let snapshot = Box::new(call.record.clone());
+        self.write_history(HistoryWrite::Upsert(snapshot));
+    }
+
+    fn write_history(&self, write: HistoryWrite) {
+        if self.history.send(write).is_err() {
+            tracing::warn!("history writer gone; call history not written");
         }
     }
 

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::clock::Clock;
 use crate::events::{ConnectionState, LogStatus, UiEvent};
+use crate::history::{History, HistoryWrite};
 
 /// Most CallObjects asked about in one SOQL `IN (…)` query.
 const RESOLVE_CHUNK: usize = 100;
@@ -70,6 +71,7 @@ pub(crate) struct Flusher {
     pub wake: Arc<Notify>,
     pub signed_in: Arc<Notify>,
     pub ui: mpsc::Sender<UiEvent>,
+    pub history: History,
     pub config: FlushConfig,
     hold: Option<Hold>,
     resolve_needed: bool,
@@ -85,6 +87,7 @@ impl Flusher {
         wake: Arc<Notify>,
         signed_in: Arc<Notify>,
         ui: mpsc::Sender<UiEvent>,
+        history: History,
         config: FlushConfig,
     ) -> Self {
         Self {
@@ -94,6 +97,7 @@ impl Flusher {
             wake,
             signed_in,
             ui,
+            history,
             config,
             hold: None,
             // At start-up every in-flight row was left by the previous run.
@@ -277,7 +281,6 @@ impl Flusher {
                 LogStatus::Saved {
                     task_id: sf_id.to_owned(),
                 },
-                now,
             )
             .await;
         }
@@ -431,11 +434,11 @@ impl Flusher {
             match outcome {
                 WriteOutcome::Done { sf_id } => {
                     any_done = true;
-                    self.log_state(&row.call_object, LogStatus::Saved { task_id: sf_id }, now)
+                    self.log_state(&row.call_object, LogStatus::Saved { task_id: sf_id })
                         .await;
                 }
                 WriteOutcome::Failed { message, .. } => {
-                    self.log_state(&row.call_object, LogStatus::Failed { reason: message }, now)
+                    self.log_state(&row.call_object, LogStatus::Failed { reason: message })
                         .await;
                 }
                 WriteOutcome::Retry {
@@ -448,7 +451,7 @@ impl Flusher {
         }
     }
 
-    async fn log_state(&mut self, call_object: &str, state: LogStatus, now: DateTime<Utc>) {
+    async fn log_state(&mut self, call_object: &str, state: LogStatus) {
         let stored = match &state {
             LogStatus::Saved { task_id } => Some(LogState::Saved {
                 task_id: task_id.clone(),
@@ -458,10 +461,13 @@ impl Flusher {
             }),
             LogStatus::Queued => None,
         };
-        if let Some(stored) = stored {
-            match self.store.calls().set_log_state(call_object, &stored, now) {
-                Ok(()) | Err(store::Error::NotFound { .. }) => {}
-                Err(e) => tracing::warn!(error = %e, "recording the log state failed"),
+        if let Some(state) = stored {
+            let write = HistoryWrite::LogState {
+                call_id: call_object.to_owned(),
+                state,
+            };
+            if self.history.send(write).is_err() {
+                tracing::warn!("history writer gone; log state not recorded");
             }
         }
         self.emit(UiEvent::LogState {

@@ -18,6 +18,7 @@ pub mod clock;
 mod engine;
 pub mod events;
 mod flusher;
+mod history;
 pub mod lookup;
 pub mod telephony;
 
