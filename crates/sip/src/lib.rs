@@ -18,3 +18,8 @@ pub mod rtp;
 pub mod sdp;
 
 pub use error::{Error, Result};
+pub mod audio;
+pub mod media;
+mod ua;
+
+pub use ua::{CloseReason, Config, Decline, Event, Password, UserAgent};

@@ -1,0 +1,1200 @@
+//! The user agent: rsipstack underneath, typed commands in, typed [`Event`]s out.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rsipstack::dialog::authenticate::{handle_client_authenticate, Credential};
+use rsipstack::dialog::dialog::{
+    DialogState, DialogStateReceiver, DialogStateSender, TerminatedReason,
+};
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::dialog::registration::Registration;
+use rsipstack::sip::prelude::HeadersExt;
+use rsipstack::sip::{Header, Method, SipMessage, StatusCode, StatusCodeKind};
+use rsipstack::transaction::key::{TransactionKey, TransactionRole};
+use rsipstack::transaction::transaction::Transaction;
+use rsipstack::transaction::{make_tag, TransactionReceiver};
+use rsipstack::transport::udp::UdpConnection;
+use rsipstack::transport::TransportLayer;
+use rsipstack::EndpointBuilder;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, instrument, warn};
+
+use crate::audio::{SinkConfig, SourceConfig};
+use crate::error::{Error, Result};
+use crate::identity::{self, Party};
+use crate::media::MediaStream;
+use crate::sdp::{self, Codec, Direction, RemoteAudio};
+
+/// Methods we answer; sent in `Allow`.
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE";
+/// Largest MESSAGE body we accept, in bytes.
+const MAX_MESSAGE_BODY: usize = 8 * 1024;
+
+/// A SIP password. Its `Debug` prints `[redacted]`.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// Wraps a password.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Everything the agent needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Local address for SIP over UDP (port 0 picks a free one). RTP binds to the same IP.
+    pub local_addr: SocketAddr,
+    /// Our user name (the user part of our address of record).
+    pub user: String,
+    /// The registrar / domain as `host[:port]`; requests without a host go there.
+    pub domain: String,
+    /// Digest password; `None` when the PBX needs no authentication.
+    pub password: Option<Password>,
+    /// Registration lifetime asked for, in seconds.
+    pub register_expires: u32,
+    /// Codecs in our order of preference.
+    pub codecs: Vec<Codec>,
+    /// Audio sent in calls.
+    pub source: SourceConfig,
+    /// Where received audio goes.
+    pub sink: SinkConfig,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+}
+
+impl Config {
+    /// A config with the defaults: 300 s registrations, PCMU then PCMA, silence out, audio discarded.
+    pub fn new(local_addr: SocketAddr, user: impl Into<String>, domain: impl Into<String>) -> Self {
+        Self {
+            local_addr,
+            user: user.into(),
+            domain: domain.into(),
+            password: None,
+            register_expires: 300,
+            codecs: Codec::ALL.to_vec(),
+            source: SourceConfig::Silence,
+            sink: SinkConfig::Discard,
+            user_agent: concat!("Callpop/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// We hung up.
+    LocalHangup,
+    /// The peer hung up (BYE).
+    RemoteHangup,
+    /// The caller gave up before we answered (CANCEL, answered 487).
+    Cancelled,
+    /// We declined the incoming call.
+    Declined,
+    /// The peer or a proxy refused our call with this final status.
+    Rejected {
+        /// The status code.
+        code: u16,
+        /// The reason phrase.
+        reason: String,
+    },
+    /// No answer or no ACK in time.
+    Timeout,
+    /// A transport or stack error.
+    Failed {
+        /// What happened.
+        reason: String,
+    },
+}
+
+/// How to decline an incoming call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decline {
+    /// 486 Busy Here.
+    Busy,
+    /// 603 Decline.
+    Decline,
+}
+
+/// What the agent reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A REGISTER is on its way.
+    Registering,
+    /// The registrar accepted us for this many seconds; a refresh is scheduled before that.
+    Registered {
+        /// Granted lifetime in seconds.
+        expires: u32,
+    },
+    /// Registration failed; it is retried with back-off.
+    RegistrationFailed {
+        /// Status line or error.
+        reason: String,
+    },
+    /// An INVITE arrived and we answered 180 Ringing.
+    IncomingCall {
+        /// The call's Call-ID, used in every command about it.
+        call_id: String,
+        /// The caller (P-Asserted-Identity, Remote-Party-ID or From).
+        from: Party,
+        /// Who was called (To).
+        to: Party,
+    },
+    /// Our outgoing call rings (180/183).
+    Ringing {
+        /// The call.
+        call_id: String,
+    },
+    /// The call is up: media flows.
+    Established {
+        /// The call.
+        call_id: String,
+    },
+    /// The peer put the call on hold (re-INVITE with sendonly/inactive).
+    Held {
+        /// The call.
+        call_id: String,
+    },
+    /// The peer took the call off hold.
+    Resumed {
+        /// The call.
+        call_id: String,
+    },
+    /// The call is over; its recording, if any, is complete.
+    Closed {
+        /// The call.
+        call_id: String,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// A SIP MESSAGE (text/plain) arrived.
+    MessageReceived {
+        /// The sender.
+        from: Party,
+        /// The text, UTF-8.
+        text: String,
+    },
+    /// An audio device failed during a call; the call goes on without it.
+    AudioError {
+        /// The call.
+        call_id: String,
+        /// What failed.
+        reason: String,
+    },
+}
+
+#[derive(Clone)]
+enum CallDialog {
+    Server(InviteDialog),
+    Client(InviteDialog),
+    /// Our INVITE is out and no dialog handle is back yet.
+    Dialing,
+}
+
+struct Call {
+    dialog: CallDialog,
+    rtp: Arc<UdpSocket>,
+    remote: Option<RemoteAudio>,
+    codec: Option<Codec>,
+    media: Option<MediaStream>,
+    session_id: u64,
+    version: u64,
+    answered: bool,
+    established: bool,
+    held: bool,
+    local_hangup: bool,
+}
+
+impl Call {
+    fn state_name(&self) -> &'static str {
+        match (self.established, self.answered) {
+            (true, _) => "established",
+            (false, true) => "answered",
+            (false, false) => "ringing",
+        }
+    }
+}
+
+struct Inner {
+    config: Config,
+    local_addr: SocketAddr,
+    endpoint: Arc<rsipstack::transaction::endpoint::EndpointInner>,
+    dialogs: Arc<DialogLayer>,
+    state_sender: DialogStateSender,
+    events: mpsc::UnboundedSender<Event>,
+    calls: Mutex<HashMap<String, Call>>,
+    cancel: CancellationToken,
+    seq: std::sync::atomic::AtomicU32,
+}
+
+/// A running SIP user agent. Dropping it stops everything.
+pub struct UserAgent {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for UserAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserAgent")
+            .field("local_addr", &self.inner.local_addr)
+            .field("user", &self.inner.config.user)
+            .finish()
+    }
+}
+
+impl Drop for UserAgent {
+    fn drop(&mut self) {
+        self.inner.cancel.cancel();
+    }
+}
+
+fn stack(context: &'static str) -> impl Fn(rsipstack::Error) -> Error {
+    move |e| Error::Stack {
+        context,
+        message: e.to_string(),
+    }
+}
+
+fn parse_uri(text: &str) -> Result<rsipstack::sip::Uri> {
+    if text.len() > identity::MAX_URI || text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(Error::InvalidUri {
+            uri: text.chars().take(80).collect(),
+            reason: "too long or contains whitespace/control characters".to_owned(),
+        });
+    }
+    rsipstack::sip::Uri::try_from(text).map_err(|e| Error::InvalidUri {
+        uri: text.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+impl UserAgent {
+    /// Binds the SIP socket and starts the agent; events arrive on the returned receiver.
+    #[instrument(skip_all, fields(local = %config.local_addr, user = %config.user))]
+    pub async fn start(config: Config) -> Result<(Self, mpsc::UnboundedReceiver<Event>)> {
+        let cancel = CancellationToken::new();
+        let transport = TransportLayer::new(cancel.child_token());
+        let udp =
+            UdpConnection::create_connection(config.local_addr, None, Some(cancel.child_token()))
+                .await
+                .map_err(|e| Error::Socket {
+                    addr: config.local_addr,
+                    source: std::io::Error::other(e.to_string()),
+                })?;
+        let local_addr: SocketAddr =
+            udp.get_addr()
+                .addr
+                .clone()
+                .try_into()
+                .map_err(|e: rsipstack::sip::Error| Error::Stack {
+                    context: "reading the bound SIP address",
+                    message: e.to_string(),
+                })?;
+        transport.add_transport(udp.into());
+        let endpoint = EndpointBuilder::new()
+            .with_user_agent(&config.user_agent)
+            .with_transport_layer(transport)
+            .with_cancel_token(cancel.child_token())
+            .build();
+        let incoming = endpoint
+            .incoming_transactions()
+            .map_err(stack("opening the incoming transaction queue"))?;
+        let endpoint_inner = endpoint.inner.clone();
+        let dialogs = Arc::new(DialogLayer::new(endpoint_inner.clone()));
+        let (state_sender, state_receiver) = dialogs.new_dialog_state_channel();
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            config,
+            local_addr,
+            endpoint: endpoint_inner,
+            dialogs,
+            state_sender,
+            events,
+            calls: Mutex::new(HashMap::new()),
+            cancel: cancel.clone(),
+            seq: std::sync::atomic::AtomicU32::new(1),
+        });
+        let serve_cancel = cancel.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = endpoint.serve() => {}
+                _ = serve_cancel.cancelled() => endpoint.shutdown(),
+            }
+        });
+        tokio::spawn(incoming_loop(inner.clone(), incoming));
+        tokio::spawn(dialog_state_loop(inner.clone(), state_receiver));
+        info!(%local_addr, "SIP user agent started");
+        Ok((Self { inner }, events_rx))
+    }
+
+    /// The bound SIP address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// Starts registering with the configured domain and keeps the registration fresh.
+    /// Progress arrives as `Registering`, `Registered` and `RegistrationFailed` events.
+    pub fn register(&self) -> Result<()> {
+        let registrar = parse_uri(&format!("sip:{}", self.inner.config.domain))?;
+        tokio::spawn(register_loop(self.inner.clone(), registrar));
+        Ok(())
+    }
+
+    /// Answers a ringing incoming call with 200 OK and our SDP answer; media starts.
+    pub async fn answer(&self, call_id: &str) -> Result<()> {
+        let inner = &self.inner;
+        let (dialog, body) = {
+            let mut calls = inner.calls.lock().expect("calls lock");
+            let call = calls.get_mut(call_id).ok_or_else(|| Error::UnknownCall {
+                call_id: call_id.to_owned(),
+            })?;
+            let (CallDialog::Server(dialog), false, Some(remote), Some(codec)) = (
+                &call.dialog,
+                call.answered,
+                call.remote.as_ref(),
+                call.codec,
+            ) else {
+                return Err(Error::InvalidState {
+                    call_id: call_id.to_owned(),
+                    action: "answer",
+                    state: call.state_name(),
+                });
+            };
+            let local = call.rtp.local_addr().map_err(|source| Error::Socket {
+                addr: inner.local_addr,
+                source,
+            })?;
+            let body = sdp::write_audio(
+                local,
+                &[codec],
+                remote.direction.answer(),
+                call.session_id,
+                call.version,
+            );
+            call.answered = true;
+            let dialog = dialog.clone();
+            let remote = remote.clone();
+            start_media(inner, call_id, call, &remote, codec);
+            (dialog, body)
+        };
+        dialog
+            .accept(
+                Some(vec![
+                    Header::ContentType("application/sdp".into()),
+                    Header::Other("Allow".into(), ALLOW.into()),
+                ]),
+                Some(body.into_bytes()),
+            )
+            .map_err(stack("sending 200 OK"))?;
+        debug!(call_id, "answered");
+        Ok(())
+    }
+
+    /// Declines a ringing incoming call with 486 Busy Here or 603 Decline.
+    pub fn decline(&self, call_id: &str, how: Decline) -> Result<()> {
+        let calls = self.inner.calls.lock().expect("calls lock");
+        let call = calls.get(call_id).ok_or_else(|| Error::UnknownCall {
+            call_id: call_id.to_owned(),
+        })?;
+        let (CallDialog::Server(dialog), false) = (&call.dialog, call.answered) else {
+            return Err(Error::InvalidState {
+                call_id: call_id.to_owned(),
+                action: "decline",
+                state: call.state_name(),
+            });
+        };
+        let code = match how {
+            Decline::Busy => StatusCode::BusyHere,
+            Decline::Decline => StatusCode::Decline,
+        };
+        dialog.reject(Some(code), None).map_err(stack("declining"))
+    }
+
+    /// Ends a call: BYE when established, CANCEL while our INVITE rings.
+    pub async fn hangup(&self, call_id: &str) -> Result<()> {
+        let dialog = {
+            let mut calls = self.inner.calls.lock().expect("calls lock");
+            let call = calls.get_mut(call_id).ok_or_else(|| Error::UnknownCall {
+                call_id: call_id.to_owned(),
+            })?;
+            call.local_hangup = true;
+            call.dialog.clone()
+        };
+        match dialog {
+            CallDialog::Server(d) if !d.state().is_confirmed() && !self.is_answered(call_id) => d
+                .reject(Some(StatusCode::Decline), None)
+                .map_err(stack("declining")),
+            CallDialog::Server(d) => d.bye().await.map_err(stack("sending BYE")),
+            CallDialog::Client(d) => d.hangup().await.map_err(stack("hanging up")),
+            CallDialog::Dialing => Err(Error::InvalidState {
+                call_id: call_id.to_owned(),
+                action: "hang up",
+                state: "dialing",
+            }),
+        }
+    }
+
+    fn is_answered(&self, call_id: &str) -> bool {
+        let calls = self.inner.calls.lock().expect("calls lock");
+        calls.get(call_id).is_some_and(|c| c.answered)
+    }
+
+    /// Calls `uri` (`sip:…`; a bare user is taken at the configured domain). Returns the Call-ID;
+    /// progress arrives as `Ringing`, `Established` or `Closed` events.
+    pub async fn dial(&self, uri: &str) -> Result<String> {
+        let inner = &self.inner;
+        let target = if uri.contains(':') {
+            parse_uri(uri)?
+        } else {
+            parse_uri(&format!("sip:{uri}@{}", inner.config.domain))?
+        };
+        let rtp = bind_rtp(inner.local_addr.ip()).await?;
+        let local_rtp = rtp.local_addr().map_err(|source| Error::Socket {
+            addr: inner.local_addr,
+            source,
+        })?;
+        let call_id = format!("{}@{}", random_token(), inner.local_addr.ip());
+        let session_id = rand::random::<u32>().into();
+        let offer = sdp::write_audio(
+            local_rtp,
+            &inner.config.codecs,
+            Direction::SendRecv,
+            session_id,
+            1,
+        );
+        inner.calls.lock().expect("calls lock").insert(
+            call_id.clone(),
+            Call {
+                dialog: CallDialog::Dialing,
+                rtp,
+                remote: None,
+                codec: None,
+                media: None,
+                session_id,
+                version: 1,
+                answered: true,
+                established: false,
+                held: false,
+                local_hangup: false,
+            },
+        );
+        let option = InviteOption {
+            caller: parse_uri(&format!(
+                "sip:{}@{}",
+                inner.config.user, inner.config.domain
+            ))?,
+            callee: target,
+            contact: inner.contact()?,
+            content_type: Some("application/sdp".to_owned()),
+            offer: Some(offer.into_bytes()),
+            credential: inner.credential(),
+            call_id: Some(call_id.clone()),
+            headers: Some(vec![Header::Other("Allow".into(), ALLOW.into())]),
+            ..Default::default()
+        };
+        let (dialog, handle) = match inner
+            .dialogs
+            .do_invite_async(option, inner.state_sender.clone())
+        {
+            Ok(started) => started,
+            Err(e) => {
+                inner.calls.lock().expect("calls lock").remove(&call_id);
+                return Err(stack("sending INVITE")(e));
+            }
+        };
+        if let Some(call) = inner.calls.lock().expect("calls lock").get_mut(&call_id) {
+            call.dialog = CallDialog::Client(dialog);
+        }
+        let inner = inner.clone();
+        let id = call_id.clone();
+        tokio::spawn(async move {
+            let outcome = handle.await;
+            let response = match outcome {
+                Ok(Ok((_, response))) => response,
+                Ok(Err(e)) => {
+                    close_call(
+                        &inner,
+                        &id,
+                        CloseReason::Failed {
+                            reason: e.to_string(),
+                        },
+                    )
+                    .await;
+                    return;
+                }
+                Err(e) => {
+                    close_call(
+                        &inner,
+                        &id,
+                        CloseReason::Failed {
+                            reason: e.to_string(),
+                        },
+                    )
+                    .await;
+                    return;
+                }
+            };
+            match response {
+                Some(resp) if resp.status_code.kind() == StatusCodeKind::Successful => {
+                    on_answered(&inner, &id, &resp.body).await;
+                }
+                Some(resp) => {
+                    let reason = CloseReason::Rejected {
+                        code: resp.status_code.code(),
+                        reason: resp.status_code.text().to_owned(),
+                    };
+                    close_call(&inner, &id, reason).await;
+                }
+                None => close_call(&inner, &id, CloseReason::Timeout).await,
+            }
+        });
+        Ok(call_id)
+    }
+
+    /// Sends a SIP MESSAGE (text/plain; charset=UTF-8) to `uri`, answering 401/407 challenges.
+    pub async fn send_message(&self, uri: &str, text: &str) -> Result<()> {
+        let inner = &self.inner;
+        let target = parse_uri(uri)?;
+        let endpoint = &inner.endpoint;
+        let via = endpoint
+            .get_via(None, None)
+            .map_err(stack("building Via"))?;
+        let from = rsipstack::sip::typed::From {
+            display_name: None,
+            uri: parse_uri(&format!(
+                "sip:{}@{}",
+                inner.config.user, inner.config.domain
+            ))?,
+            params: vec![],
+        }
+        .with_tag(make_tag());
+        let to = rsipstack::sip::typed::To {
+            display_name: None,
+            uri: target.clone(),
+            params: vec![],
+        };
+        let seq = inner.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut request = endpoint.make_request(Method::Message, target, via, from, to, seq, None);
+        request
+            .headers
+            .push(Header::ContentType("text/plain;charset=UTF-8".into()));
+        request.body = text.as_bytes().to_vec();
+        request
+            .headers
+            .unique_push(Header::ContentLength((request.body.len() as u32).into()));
+        let key = TransactionKey::from_request(&request, TransactionRole::Client)
+            .map_err(stack("keying MESSAGE"))?;
+        let mut tx = Transaction::new_client(key, request, endpoint.clone(), None);
+        tx.send().await.map_err(stack("sending MESSAGE"))?;
+        let mut challenged = false;
+        while let Some(message) = tx.receive().await {
+            let SipMessage::Response(resp) = message else {
+                continue;
+            };
+            let code = resp.status_code.code();
+            match code {
+                100..=199 => continue,
+                200..=299 => return Ok(()),
+                401 | 407 if !challenged => {
+                    let Some(credential) = inner.credential() else {
+                        return Err(rejected("MESSAGE", &resp));
+                    };
+                    challenged = true;
+                    let seq = inner.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tx = handle_client_authenticate(seq, &tx, resp, &credential)
+                        .await
+                        .map_err(stack("answering the MESSAGE challenge"))?;
+                    tx.send().await.map_err(stack("sending MESSAGE"))?;
+                }
+                _ => return Err(rejected("MESSAGE", &resp)),
+            }
+        }
+        Err(Error::Stack {
+            context: "sending MESSAGE",
+            message: "no final response (timeout)".to_owned(),
+        })
+    }
+
+    /// Stops the agent: ends every call's media and closes the sockets.
+    pub async fn shutdown(self) {
+        let calls: Vec<String> = self
+            .inner
+            .calls
+            .lock()
+            .expect("calls lock")
+            .keys()
+            .cloned()
+            .collect();
+        for call_id in calls {
+            self.hangup(&call_id).await.ok();
+            close_call(&self.inner, &call_id, CloseReason::LocalHangup).await;
+        }
+        self.inner.cancel.cancel();
+    }
+}
+
+fn rejected(what: &'static str, resp: &rsipstack::sip::Response) -> Error {
+    Error::Stack {
+        context: what,
+        message: format!("{} {}", resp.status_code.code(), resp.status_code.text()),
+    }
+}
+
+fn random_token() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..20)
+        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[rng.gen_range(0..36)]))
+        .collect()
+}
+
+async fn bind_rtp(ip: IpAddr) -> Result<Arc<UdpSocket>> {
+    let addr = SocketAddr::new(ip, 0);
+    UdpSocket::bind(addr)
+        .await
+        .map(Arc::new)
+        .map_err(|source| Error::Socket { addr, source })
+}
+
+impl Inner {
+    fn credential(&self) -> Option<Credential> {
+        self.config.password.as_ref().map(|password| Credential {
+            username: self.config.user.clone(),
+            password: password.0.clone(),
+            realm: None,
+            auth_username: None,
+        })
+    }
+
+    fn contact(&self) -> Result<rsipstack::sip::Uri> {
+        parse_uri(&format!("sip:{}@{}", self.config.user, self.local_addr))
+    }
+
+    fn emit(&self, event: Event) {
+        debug!(?event, "event");
+        self.events.send(event).ok();
+    }
+}
+
+/// Opens the call's devices and starts RTP; device failures fall back to null devices.
+fn start_media(
+    inner: &Arc<Inner>,
+    call_id: &str,
+    call: &mut Call,
+    remote: &RemoteAudio,
+    codec: Codec,
+) {
+    if call.media.is_some() {
+        return;
+    }
+    let source = inner.config.source.open().unwrap_or_else(|e| {
+        inner.emit(Event::AudioError {
+            call_id: call_id.to_owned(),
+            reason: e.to_string(),
+        });
+        Box::new(crate::audio::NullDevice)
+    });
+    let sink = inner.config.sink.open(call_id).unwrap_or_else(|e| {
+        inner.emit(Event::AudioError {
+            call_id: call_id.to_owned(),
+            reason: e.to_string(),
+        });
+        Box::new(crate::audio::NullDevice)
+    });
+    let (errors, mut errors_rx) = mpsc::unbounded_channel::<String>();
+    let events = inner.events.clone();
+    let id = call_id.to_owned();
+    tokio::spawn(async move {
+        while let Some(reason) = errors_rx.recv().await {
+            events
+                .send(Event::AudioError {
+                    call_id: id.clone(),
+                    reason,
+                })
+                .ok();
+        }
+    });
+    call.media = Some(MediaStream::start(
+        call.rtp.clone(),
+        remote.rtp_addr,
+        codec,
+        remote.direction != Direction::SendOnly && remote.direction != Direction::Inactive,
+        source,
+        sink,
+        errors,
+    ));
+}
+
+/// Our outgoing call got its 200: read the answer, start media, report `Established`.
+async fn on_answered(inner: &Arc<Inner>, call_id: &str, body: &[u8]) {
+    let answer = sdp::parse_audio(body).and_then(|remote| {
+        let codec = sdp::choose_codec(&remote, &inner.config.codecs)?;
+        Ok((remote, codec))
+    });
+    let (remote, codec) = match answer {
+        Ok(answer) => answer,
+        Err(e) => {
+            warn!(call_id, error = %e, "unusable SDP answer; hanging up");
+            let dialog = inner
+                .calls
+                .lock()
+                .expect("calls lock")
+                .get(call_id)
+                .map(|c| c.dialog.clone());
+            if let Some(CallDialog::Client(d)) = dialog {
+                d.hangup().await.ok();
+            }
+            close_call(
+                inner,
+                call_id,
+                CloseReason::Failed {
+                    reason: e.to_string(),
+                },
+            )
+            .await;
+            return;
+        }
+    };
+    let mut calls = inner.calls.lock().expect("calls lock");
+    let Some(call) = calls.get_mut(call_id) else {
+        return;
+    };
+    call.remote = Some(remote.clone());
+    call.codec = Some(codec);
+    start_media(inner, call_id, call, &remote, codec);
+    if !call.established {
+        call.established = true;
+        inner.emit(Event::Established {
+            call_id: call_id.to_owned(),
+        });
+    }
+}
+
+/// Removes the call, stops its media (flushing recordings) and reports `Closed` once.
+async fn close_call(inner: &Arc<Inner>, call_id: &str, reason: CloseReason) {
+    let Some(call) = inner.calls.lock().expect("calls lock").remove(call_id) else {
+        return;
+    };
+    let reason = if call.local_hangup && reason != CloseReason::Declined {
+        CloseReason::LocalHangup
+    } else {
+        reason
+    };
+    if let Some(media) = call.media {
+        let stats = media.stop().await;
+        debug!(call_id, ?stats, "media stopped");
+    }
+    match &call.dialog {
+        CallDialog::Server(d) => inner.dialogs.remove_dialog(&d.id()),
+        CallDialog::Client(d) => inner.dialogs.remove_dialog(&d.id()),
+        CallDialog::Dialing => {}
+    }
+    info!(call_id, ?reason, "call closed");
+    inner.emit(Event::Closed {
+        call_id: call_id.to_owned(),
+        reason,
+    });
+}
+
+async fn register_loop(inner: Arc<Inner>, registrar: rsipstack::sip::Uri) {
+    let mut registration = Registration::new(inner.endpoint.clone(), inner.credential());
+    let mut failures = 0u32;
+    loop {
+        inner.emit(Event::Registering);
+        let wait = match registration
+            .register(registrar.clone(), Some(inner.config.register_expires))
+            .await
+        {
+            Ok(resp) if resp.status_code.kind() == StatusCodeKind::Successful => {
+                failures = 0;
+                let expires = registration.expires();
+                inner.emit(Event::Registered { expires });
+                rsipstack::dialog::registration::refresh_interval(expires)
+            }
+            Ok(resp) => {
+                failures += 1;
+                inner.emit(Event::RegistrationFailed {
+                    reason: format!("{} {}", resp.status_code.code(), resp.status_code.text()),
+                });
+                rsipstack::dialog::registration::backoff_interval(failures)
+            }
+            Err(e) => {
+                failures += 1;
+                inner.emit(Event::RegistrationFailed {
+                    reason: e.to_string(),
+                });
+                rsipstack::dialog::registration::backoff_interval(failures)
+            }
+        };
+        tokio::select! {
+            _ = inner.cancel.cancelled() => return,
+            _ = tokio::time::sleep(wait.max(Duration::from_secs(1))) => {}
+        }
+    }
+}
+
+async fn incoming_loop(inner: Arc<Inner>, mut incoming: TransactionReceiver) {
+    loop {
+        let tx = tokio::select! {
+            _ = inner.cancel.cancelled() => return,
+            tx = incoming.recv() => match tx { Some(tx) => tx, None => return },
+        };
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            let method = tx.original.method;
+            if let Err(e) = handle_request(&inner, tx).await {
+                debug!(%method, error = %e, "request handling ended with an error");
+            }
+        });
+    }
+}
+
+fn has_to_tag(tx: &Transaction) -> bool {
+    tx.original
+        .to_header()
+        .ok()
+        .and_then(|to| to.tag().ok().flatten())
+        .is_some()
+}
+
+async fn handle_request(inner: &Arc<Inner>, mut tx: Transaction) -> Result<()> {
+    let method = tx.original.method;
+    if has_to_tag(&tx) || matches!(method, Method::Ack | Method::Bye | Method::Cancel) {
+        return match inner.dialogs.match_dialog(&tx) {
+            Some(mut dialog) => dialog
+                .handle(&mut tx)
+                .await
+                .map_err(stack("handling an in-dialog request")),
+            None if method == Method::Ack => Ok(()),
+            None => tx
+                .reply(StatusCode::CallTransactionDoesNotExist)
+                .await
+                .map_err(stack("answering 481")),
+        };
+    }
+    match method {
+        Method::Invite => handle_invite(inner, tx).await,
+        Method::Options => tx
+            .reply_with(
+                StatusCode::OK,
+                vec![Header::Other("Allow".into(), ALLOW.into())],
+                None,
+            )
+            .await
+            .map_err(stack("answering OPTIONS")),
+        Method::Message => {
+            let status = match incoming_message(&tx.original) {
+                Ok((from, text)) => {
+                    inner.emit(Event::MessageReceived { from, text });
+                    StatusCode::OK
+                }
+                Err(status) => status,
+            };
+            tx.reply(status).await.map_err(stack("answering MESSAGE"))
+        }
+        _ => tx
+            .reply_with(
+                StatusCode::MethodNotAllowed,
+                vec![Header::Other("Allow".into(), ALLOW.into())],
+                None,
+            )
+            .await
+            .map_err(stack("answering 405")),
+    }
+}
+
+/// Reads a MESSAGE: its sender and UTF-8 text, or the status to refuse it with.
+fn incoming_message(
+    request: &rsipstack::sip::Request,
+) -> std::result::Result<(Party, String), StatusCode> {
+    use rsipstack::sip::prelude::HasHeaders;
+    let content_type = request
+        .headers()
+        .iter()
+        .find(|h| h.name().eq_ignore_ascii_case("Content-Type"))
+        .map(|h| h.value().to_ascii_lowercase())
+        .unwrap_or_default();
+    if !content_type.trim_start().starts_with("text/plain") {
+        return Err(StatusCode::UnsupportedMediaType);
+    }
+    if request.body.len() > MAX_MESSAGE_BODY {
+        return Err(StatusCode::RequestEntityTooLarge);
+    }
+    let text = String::from_utf8(request.body.clone()).map_err(|_| StatusCode::BadRequest)?;
+    let from = party_header(request, "From").ok_or(StatusCode::BadRequest)?;
+    Ok((from, text))
+}
+
+fn raw_header(request: &rsipstack::sip::Request, name: &str) -> Option<String> {
+    use rsipstack::sip::prelude::HasHeaders;
+    request
+        .headers()
+        .iter()
+        .filter(|h| h.name().eq_ignore_ascii_case(name))
+        .map(|h| h.value().to_string())
+        .reduce(|a, b| format!("{a},{b}"))
+}
+
+fn party_header(request: &rsipstack::sip::Request, name: &str) -> Option<Party> {
+    identity::parse_name_addr(&raw_header(request, name)?)
+}
+
+async fn handle_invite(inner: &Arc<Inner>, mut tx: Transaction) -> Result<()> {
+    let request = tx.original.clone();
+    let call_id = request
+        .call_id_header()
+        .map(|c| c.value().to_string())
+        .map_err(|e| Error::Stack {
+            context: "reading Call-ID",
+            message: e.to_string(),
+        })?;
+    let offer = sdp::parse_audio(&request.body).and_then(|remote| {
+        let codec = sdp::choose_codec(&remote, &inner.config.codecs)?;
+        Ok((remote, codec))
+    });
+    let (remote, codec) = match offer {
+        Ok(offer) => offer,
+        Err(e) => {
+            info!(call_id, error = %e, "refusing INVITE with 488");
+            return tx
+                .reply(StatusCode::NotAcceptableHere)
+                .await
+                .map_err(stack("answering 488"));
+        }
+    };
+    let from = identity::caller(
+        raw_header(&request, "P-Asserted-Identity").as_deref(),
+        raw_header(&request, "Remote-Party-ID").as_deref(),
+        &raw_header(&request, "From").unwrap_or_default(),
+    );
+    let to = party_header(&request, "To");
+    let (Some(from), Some(to)) = (from, to) else {
+        return tx
+            .reply(StatusCode::BadRequest)
+            .await
+            .map_err(stack("answering 400"));
+    };
+    if inner
+        .calls
+        .lock()
+        .expect("calls lock")
+        .contains_key(&call_id)
+    {
+        return Ok(()); // a retransmission racing the first copy
+    }
+    let rtp = bind_rtp(inner.local_addr.ip()).await?;
+    let dialog = inner
+        .dialogs
+        .get_or_create_server_invite(
+            &tx,
+            inner.state_sender.clone(),
+            None,
+            Some(inner.contact()?),
+        )
+        .map_err(stack("creating the server dialog"))?;
+    let server = dialog.clone();
+    tx.send_trying()
+        .await
+        .map_err(stack("sending 100 Trying"))?;
+    inner.calls.lock().expect("calls lock").insert(
+        call_id.clone(),
+        Call {
+            dialog: CallDialog::Server(server.clone()),
+            rtp,
+            remote: Some(remote),
+            codec: Some(codec),
+            media: None,
+            session_id: rand::random::<u32>().into(),
+            version: 1,
+            answered: false,
+            established: false,
+            held: false,
+            local_hangup: false,
+        },
+    );
+    server
+        .ringing(None, None)
+        .map_err(stack("sending 180 Ringing"))?;
+    inner.emit(Event::IncomingCall {
+        call_id: call_id.clone(),
+        from,
+        to,
+    });
+    let mut dialog = dialog;
+    dialog
+        .handle(&mut tx)
+        .await
+        .map_err(stack("running the INVITE transaction"))
+}
+
+async fn dialog_state_loop(inner: Arc<Inner>, mut states: DialogStateReceiver) {
+    loop {
+        let state = tokio::select! {
+            _ = inner.cancel.cancelled() => return,
+            state = states.recv() => match state { Some(s) => s, None => return },
+        };
+        let inner = inner.clone();
+        tokio::spawn(async move { on_dialog_state(&inner, state).await });
+    }
+}
+
+async fn on_dialog_state(inner: &Arc<Inner>, state: DialogState) {
+    match state {
+        DialogState::Early(id, _) => {
+            let outgoing = matches!(
+                inner
+                    .calls
+                    .lock()
+                    .expect("calls lock")
+                    .get(&id.call_id)
+                    .map(|c| &c.dialog),
+                Some(CallDialog::Client(_) | CallDialog::Dialing)
+            );
+            if outgoing {
+                inner.emit(Event::Ringing {
+                    call_id: id.call_id,
+                });
+            }
+        }
+        DialogState::Confirmed(id, _) => {
+            let mut calls = inner.calls.lock().expect("calls lock");
+            if let Some(call) = calls.get_mut(&id.call_id) {
+                if call.media.is_some() && !call.established {
+                    call.established = true;
+                    inner.emit(Event::Established {
+                        call_id: id.call_id,
+                    });
+                }
+            }
+        }
+        DialogState::Terminated(id, reason) => {
+            let reason = match reason {
+                TerminatedReason::UacCancel => CloseReason::Cancelled,
+                TerminatedReason::UacBye | TerminatedReason::UasBye => CloseReason::RemoteHangup,
+                TerminatedReason::UasDecline | TerminatedReason::UasBusy => CloseReason::Declined,
+                TerminatedReason::Timeout => CloseReason::Timeout,
+                TerminatedReason::UacBusy => CloseReason::Rejected {
+                    code: 486,
+                    reason: "Busy Here".to_owned(),
+                },
+                TerminatedReason::ProxyAuthRequired => CloseReason::Rejected {
+                    code: 407,
+                    reason: "Proxy Authentication Required".to_owned(),
+                },
+                TerminatedReason::ProxyError(code)
+                | TerminatedReason::UacOther(code)
+                | TerminatedReason::UasOther(code) => CloseReason::Rejected {
+                    code: code.code(),
+                    reason: code.text().to_owned(),
+                },
+            };
+            close_call(inner, &id.call_id, reason).await;
+        }
+        DialogState::Updated(id, request, handle) => {
+            if request.method != Method::Invite {
+                handle.reply(StatusCode::OK).await.ok();
+                return;
+            }
+            let reply = reinvite_answer(inner, &id.call_id, &request.body);
+            match reply {
+                Ok((body, event)) => {
+                    handle
+                        .respond(
+                            StatusCode::OK,
+                            Some(vec![Header::ContentType("application/sdp".into())]),
+                            Some(body.into_bytes()),
+                        )
+                        .await
+                        .ok();
+                    if let Some(event) = event {
+                        inner.emit(event);
+                    }
+                }
+                Err(e) => {
+                    debug!(call_id = %id.call_id, error = %e, "re-INVITE refused");
+                    handle.reply(StatusCode::NotAcceptableHere).await.ok();
+                }
+            }
+        }
+        DialogState::Message(_, request, handle) => match incoming_message(&request) {
+            Ok((from, text)) => {
+                handle.reply(StatusCode::OK).await.ok();
+                inner.emit(Event::MessageReceived { from, text });
+            }
+            Err(status) => {
+                handle.reply(status).await.ok();
+            }
+        },
+        DialogState::Info(_, _, handle)
+        | DialogState::Options(_, _, handle)
+        | DialogState::Notify(_, _, handle) => {
+            handle.reply(StatusCode::OK).await.ok();
+        }
+        DialogState::Refer(_, _, handle) | DialogState::Publish(_, _, handle) => {
+            handle.reply(StatusCode::NotImplemented).await.ok();
+        }
+        DialogState::Calling(_) | DialogState::Trying(_) | DialogState::WaitAck(_, _) => {}
+    }
+}
+
+/// Answers a re-INVITE's offer with our current stream; reports hold or resume when its
+/// direction changes.
+fn reinvite_answer(
+    inner: &Arc<Inner>,
+    call_id: &str,
+    body: &[u8],
+) -> Result<(String, Option<Event>)> {
+    let mut calls = inner.calls.lock().expect("calls lock");
+    let call = calls.get_mut(call_id).ok_or_else(|| Error::UnknownCall {
+        call_id: call_id.to_owned(),
+    })?;
+    let codec = call.codec.ok_or_else(|| Error::InvalidState {
+        call_id: call_id.to_owned(),
+        action: "re-negotiate",
+        state: call.state_name(),
+    })?;
+    let remote = sdp::parse_audio(body)?;
+    if !remote.codecs.contains(&codec) {
+        return Err(Error::NoCommonCodec {
+            offered: remote.offered,
+        });
+    }
+    let held = matches!(remote.direction, Direction::SendOnly | Direction::Inactive);
+    let event = match (call.held, held) {
+        (false, true) => Some(Event::Held {
+            call_id: call_id.to_owned(),
+        }),
+        (true, false) => Some(Event::Resumed {
+            call_id: call_id.to_owned(),
+        }),
+        _ => None,
+    };
+    call.held = held;
+    call.version += 1;
+    let local = call.rtp.local_addr().map_err(|source| Error::Socket {
+        addr: inner.local_addr,
+        source,
+    })?;
+    let body = sdp::write_audio(
+        local,
+        &[codec],
+        remote.direction.answer(),
+        call.session_id,
+        call.version,
+    );
+    call.remote = Some(remote);
+    Ok((body, event))
+}

@@ -1,0 +1,230 @@
+//! Shared helpers for the sipp tests: finding sipp, free ports, scenario templates, waiting for
+//! events, and measuring a tone in a recording.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use callpop_sip::{Config, Event, UserAgent};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// Generous: the machine has 2 cores and runs other builds.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// Path to sipp; fails the test (never skips) when it is missing.
+pub fn sipp() -> PathBuf {
+    for dir in ["/usr/bin", "/usr/local/bin"] {
+        let path = Path::new(dir).join("sipp");
+        if path.exists() {
+            return path;
+        }
+    }
+    panic!("sipp is not installed: run `make deps` (Debian package sip-tester)");
+}
+
+/// A free UDP port on loopback (bound, read, released).
+pub fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
+/// A free even port with the next one free too (sipp's media uses port and port+1... sometimes +2).
+pub fn free_media_port() -> u16 {
+    for _ in 0..100 {
+        let port = free_port() & !1;
+        if port > 1024 && (0..4).all(|i| UdpSocket::bind(("127.0.0.1", port + i)).is_ok()) {
+            return port;
+        }
+    }
+    panic!("no free media port pair found");
+}
+
+/// Writes `tests/scenarios/<name>` into `dir`, replacing each `(placeholder, value)`.
+pub fn scenario(dir: &Path, name: &str, replacements: &[(&str, &str)]) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios")
+        .join(name);
+    let mut text = std::fs::read_to_string(&source).expect("scenario file exists");
+    for (placeholder, value) in replacements {
+        text = text.replace(placeholder, value);
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write scenario");
+    path
+}
+
+/// Starts sipp on `sip_port` with `scenario`, one call, talking to `remote` (None for a server).
+pub fn start_sipp(
+    scenario: &Path,
+    sip_port: u16,
+    media_port: u16,
+    remote: Option<SocketAddr>,
+    extra: &[&str],
+) -> Child {
+    let mut command = Command::new(sipp());
+    command
+        .arg("-sf")
+        .arg(scenario)
+        .args(["-i", "127.0.0.1", "-p", &sip_port.to_string()])
+        .args(["-mi", "127.0.0.1", "-mp", &media_port.to_string()])
+        .args(["-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error"])
+        .args(["-s", "callpop"])
+        .args(extra)
+        .current_dir(scenario.parent().expect("scenario dir"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(remote) = remote {
+        command.arg(remote.to_string());
+    }
+    command.spawn().expect("spawn sipp")
+}
+
+/// Waits for sipp to finish and asserts it reported success.
+pub async fn expect_sipp_success(child: Child, what: &str) {
+    let output = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("sipp ({what}) did not finish within {WAIT:?}"))
+        .expect("wait for sipp");
+    assert!(
+        output.status.success(),
+        "sipp ({what}) must end its scenario successfully; status {:?}, stderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A user agent on 127.0.0.1, free port, for user `alice` at `domain`.
+pub async fn agent(
+    domain: &str,
+    adjust: impl FnOnce(&mut Config),
+) -> (UserAgent, UnboundedReceiver<Event>) {
+    let mut config = Config::new("127.0.0.1:0".parse().unwrap(), "alice", domain);
+    adjust(&mut config);
+    UserAgent::start(config).await.expect("user agent starts")
+}
+
+/// Receives events until one matches `pick`, returning what it returns; fails after [`WAIT`].
+pub async fn wait_for<T>(
+    events: &mut UnboundedReceiver<Event>,
+    what: &str,
+    mut pick: impl FnMut(&Event) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(event)) => {
+                if let Some(found) = pick(&event) {
+                    return found;
+                }
+                seen.push(event);
+            }
+            Ok(None) => panic!("event stream ended while waiting for {what}; seen {seen:?}"),
+            Err(_) => panic!("no {what} within {WAIT:?}; seen {seen:?}"),
+        }
+    }
+}
+
+/// Relative power of `frequency` in `samples` (8 kHz) by the Goertzel algorithm, normalised by
+/// the total power: about 0.5 for a pure tone at that frequency, near 0 for others or silence.
+pub fn tone_ratio(samples: &[i16], frequency: f64) -> f64 {
+    let n = samples.len() as f64;
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let k = (n * frequency / 8000.0).round();
+    let coefficient = 2.0 * (std::f64::consts::TAU * k / n).cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    let mut total = 0.0f64;
+    for &sample in samples {
+        let x = f64::from(sample);
+        total += x * x;
+        let s0 = x + coefficient * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let power = s1 * s1 + s2 * s2 - coefficient * s1 * s2;
+    if total == 0.0 {
+        0.0
+    } else {
+        power / (total * n / 2.0)
+    }
+}
+
+/// A pcap (Ethernet/IPv4/UDP/RTP) of `seconds` of a PCMU sine tone, 20 ms per packet, for sipp's
+/// `play_pcap_audio`.
+pub fn write_tone_pcap(path: &Path, frequency: f64, seconds: u32) {
+    let mut out = Vec::new();
+    // Global header: magic, version 2.4, zone, sigfigs, snaplen, linktype 1 (Ethernet).
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    let packets = seconds * 50;
+    let mut phase = 0.0f64;
+    let step = std::f64::consts::TAU * frequency / 8000.0;
+    for i in 0..packets {
+        let mut rtp = vec![0x80u8, if i == 0 { 0x80 } else { 0x00 }];
+        rtp.extend_from_slice(&(i as u16).to_be_bytes());
+        rtp.extend_from_slice(&(i * 160).to_be_bytes());
+        rtp.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+        for _ in 0..160 {
+            let sample = (phase.sin() * 12000.0) as i16;
+            phase = (phase + step) % std::f64::consts::TAU;
+            rtp.push(callpop_sip::g711::ulaw_encode(sample));
+        }
+        let udp_len = 8 + rtp.len();
+        let ip_len = 20 + udp_len;
+        let mut frame = vec![0u8; 12];
+        frame.extend_from_slice(&[0x08, 0x00]);
+        let mut ip = vec![
+            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+        ];
+        ip[2..4].copy_from_slice(&(ip_len as u16).to_be_bytes());
+        let checksum = ip_checksum(&ip);
+        ip[10..12].copy_from_slice(&checksum.to_be_bytes());
+        frame.extend_from_slice(&ip);
+        frame.extend_from_slice(&6000u16.to_be_bytes());
+        frame.extend_from_slice(&6002u16.to_be_bytes());
+        frame.extend_from_slice(&(udp_len as u16).to_be_bytes());
+        frame.extend_from_slice(&0u16.to_be_bytes());
+        frame.extend_from_slice(&rtp);
+        let micros = u64::from(i) * 20_000;
+        out.extend_from_slice(&((micros / 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&((micros % 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.extend_from_slice(&frame);
+    }
+    std::fs::write(path, out).expect("write pcap");
+}
+
+fn ip_checksum(header: &[u8]) -> u16 {
+    let mut sum: u32 = header
+        .chunks(2)
+        .map(|pair| u32::from(u16::from_be_bytes([pair[0], pair[1]])))
+        .sum();
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Reads a WAV recording's samples.
+pub fn read_wav(path: &Path) -> Vec<i16> {
+    hound::WavReader::open(path)
+        .unwrap_or_else(|e| panic!("recording {path:?} must be a finished WAV: {e}"))
+        .into_samples::<i16>()
+        .collect::<Result<_, _>>()
+        .expect("WAV samples")
+}

@@ -1,0 +1,48 @@
+//! We call sipp (uas): 180, 200 with SDP → ACK → Established; our BYE closes it.
+
+mod common;
+
+use callpop_sip::{CloseReason, Event};
+use common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_call_to_sipp_rings_connects_and_hangs_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sipp_port = free_port();
+    let scenario = scenario(dir.path(), "uas_answer.xml", &[]);
+    let sipp = start_sipp(
+        &scenario,
+        sipp_port,
+        free_media_port(),
+        None,
+        &["-rtp_echo"],
+    );
+    let (ua, mut events) = agent(&format!("127.0.0.1:{sipp_port}"), |c| {
+        c.source = callpop_sip::audio::SourceConfig::Tone(440.0);
+    })
+    .await;
+    // sipp needs a moment to bind; the INVITE is retransmitted anyway.
+    let call_id = ua
+        .dial(&format!("sip:bob@127.0.0.1:{sipp_port}"))
+        .await
+        .expect("dial");
+    wait_for(&mut events, "Ringing", |e| {
+        matches!(e, Event::Ringing { call_id: id } if *id == call_id).then_some(())
+    })
+    .await;
+    wait_for(&mut events, "Established", |e| {
+        matches!(e, Event::Established { call_id: id } if *id == call_id).then_some(())
+    })
+    .await;
+    ua.hangup(&call_id).await.expect("BYE");
+    let reason = wait_for(&mut events, "Closed", |e| match e {
+        Event::Closed {
+            call_id: id,
+            reason,
+        } if *id == call_id => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(reason, CloseReason::LocalHangup, "we hung up");
+    expect_sipp_success(sipp, "uas_answer (expects ACK and BYE)").await;
+}
