@@ -133,7 +133,7 @@ pub async fn wait_for<T>(
 }
 
 /// Relative power of `frequency` in `samples` (8 kHz) by the Goertzel algorithm, normalised by
-/// the total power: about 0.5 for a pure tone at that frequency, near 0 for others or silence.
+/// the total power: about 1 for a pure tone at that frequency, near 0 for other tones or silence.
 pub fn tone_ratio(samples: &[i16], frequency: f64) -> f64 {
     let n = samples.len() as f64;
     if samples.is_empty() {

@@ -1,0 +1,97 @@
+//! Requests the agent must refuse with the right status, sent from a plain UDP socket.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use callpop_sip::Event;
+use common::*;
+use tokio::net::UdpSocket;
+
+async fn exchange(ua: SocketAddr, request: String, method: &str) -> String {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    socket.send_to(request.as_bytes(), ua).await.unwrap();
+    let mut buf = vec![0u8; 65_536];
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (len, _) = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("no final answer to {method}"))
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..len]).into_owned();
+        if !text.starts_with("SIP/2.0 1") {
+            return text;
+        }
+    }
+}
+
+fn request(method: &str, ua: SocketAddr, content_type: &str, body: &str) -> String {
+    let n = rand::random::<u32>();
+    format!(
+        "{method} sip:alice@{ua} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK{n}\r\nFrom: <sip:probe@127.0.0.1>;tag=t{n}\r\nTo: <sip:alice@{ua}>\r\nCall-ID: {n}@probe\r\nCSeq: 1 {method}\r\nContact: <sip:probe@127.0.0.1:9>\r\nMax-Forwards: 70\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_without_a_common_codec_gets_488_and_no_ring() {
+    let (ua, mut events) = agent("127.0.0.1", |_| {}).await;
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\n";
+    let answer = exchange(
+        ua.local_addr(),
+        request("INVITE", ua.local_addr(), "application/sdp", sdp),
+        "INVITE",
+    )
+    .await;
+    assert!(
+        answer.starts_with("SIP/2.0 488"),
+        "an opus-only offer is refused with 488: {answer}"
+    );
+    let nonsense = exchange(
+        ua.local_addr(),
+        request("INVITE", ua.local_addr(), "application/sdp", "v=banana\r\n"),
+        "INVITE",
+    )
+    .await;
+    assert!(
+        nonsense.starts_with("SIP/2.0 488"),
+        "SDP nonsense is refused with 488: {nonsense}"
+    );
+    assert!(
+        events.try_recv().is_err(),
+        "no IncomingCall is reported for refused INVITEs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_method_gets_405_and_non_text_message_415() {
+    let (ua, mut events) = agent("127.0.0.1", |_| {}).await;
+    let answer = exchange(
+        ua.local_addr(),
+        request("SUBSCRIBE", ua.local_addr(), "text/plain", ""),
+        "SUBSCRIBE",
+    )
+    .await;
+    assert!(
+        answer.starts_with("SIP/2.0 405"),
+        "SUBSCRIBE is not allowed: {answer}"
+    );
+    assert!(
+        answer.contains("Allow:"),
+        "405 lists what is allowed: {answer}"
+    );
+    let html = exchange(
+        ua.local_addr(),
+        request("MESSAGE", ua.local_addr(), "text/html", "<b>x</b>"),
+        "MESSAGE",
+    )
+    .await;
+    assert!(
+        html.starts_with("SIP/2.0 415"),
+        "only text/plain messages are taken: {html}"
+    );
+    assert!(
+        !matches!(events.try_recv(), Ok(Event::MessageReceived { .. })),
+        "a refused MESSAGE is not reported"
+    );
+}
