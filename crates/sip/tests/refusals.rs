@@ -95,3 +95,66 @@ async fn unsupported_method_gets_405_and_non_text_message_415() {
         "a refused MESSAGE is not reported"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declined_call_gets_486_or_603_and_closes() {
+    for (how, status) in [
+        (callpop_sip::Decline::Busy, "486"),
+        (callpop_sip::Decline::Decline, "603"),
+    ] {
+        let (ua, mut events) = agent("127.0.0.1", |_| {}).await;
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        let invite = request("INVITE", ua.local_addr(), "application/sdp", sdp);
+        socket
+            .send_to(invite.as_bytes(), ua.local_addr())
+            .await
+            .unwrap();
+        let call_id = wait_for(&mut events, "IncomingCall", |e| match e {
+            Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
+            _ => None,
+        })
+        .await;
+        ua.decline(&call_id, how).expect("decline a ringing call");
+        let mut buf = vec![0u8; 65_536];
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut provisional = Vec::new();
+        let final_answer = loop {
+            let (len, _) = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf))
+                .await
+                .expect("a final answer to the declined INVITE")
+                .unwrap();
+            let text = String::from_utf8_lossy(&buf[..len]).into_owned();
+            if text.starts_with("SIP/2.0 1") {
+                provisional.push(text[8..11].to_owned());
+            } else {
+                break text;
+            }
+        };
+        assert!(
+            provisional.contains(&"100".to_owned()),
+            "100 Trying was sent: {provisional:?}"
+        );
+        assert!(
+            provisional.contains(&"180".to_owned()),
+            "180 Ringing was sent: {provisional:?}"
+        );
+        assert!(
+            final_answer.starts_with(&format!("SIP/2.0 {status}")),
+            "{how:?} answers {status}: {final_answer}"
+        );
+        let reason = wait_for(&mut events, "Closed", |e| match e {
+            Event::Closed {
+                call_id: id,
+                reason,
+            } if *id == call_id => Some(reason.clone()),
+            _ => None,
+        })
+        .await;
+        assert_eq!(
+            reason,
+            callpop_sip::CloseReason::Declined,
+            "a declined call closes as declined"
+        );
+    }
+}
