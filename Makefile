@@ -24,5 +24,5 @@ fmt:
 
 ## Performance figures, one `BENCH name value unit target op value` line each (release build).
 bench: deps
-	$(CARGO) build --release -p callpop-bench
+	$(CARGO) build --release -p callpop-bench -p callpop-sf-emulator
 	./target/release/callpop-bench
