@@ -136,6 +136,7 @@ impl Harness {
                 client: client.clone(),
                 clock: Arc::new(clock.clone()),
                 telephony: phone.clone(),
+                history_store: Some(Arc::new(Store::open(db_path(dir.path()))?)),
             },
         )?;
         Ok(Harness {
@@ -258,8 +259,15 @@ impl Ui {
         within: Duration,
         mut pred: impl FnMut(&UiEvent) -> bool,
     ) -> Option<UiEvent> {
-        if let Some(e) = self.seen().into_iter().find(|e| pred(e)) {
-            return Some(e);
+        let earlier = self
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|e| pred(e))
+            .cloned();
+        if earlier.is_some() {
+            return earlier;
         }
         let mut rx = self.rx.lock().await;
         let deadline = tokio::time::Instant::now() + within;
@@ -273,6 +281,11 @@ impl Ui {
                 return Some(event);
             }
         }
+    }
+
+    /// Forgets the events seen so far (long runs such as the benchmark).
+    pub fn forget_seen(&self) {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// Reads whatever events arrive within `within` (for draining between clock steps).

@@ -80,6 +80,10 @@ pub struct EngineDeps {
     pub clock: Arc<dyn Clock>,
     /// The telephony source.
     pub telephony: Arc<dyn Telephony>,
+    /// A second connection to the same database file for the call-history writer, so that a
+    /// popup's match-cache read never waits behind a history disk sync (WAL lets the reader go
+    /// on). `None` shares `store`.
+    pub history_store: Option<Arc<Store>>,
 }
 
 /// What the agent does.
@@ -242,7 +246,12 @@ impl Engine {
         let (internal_tx, internal_rx) = mpsc::channel(1024);
         let wake = Arc::new(Notify::new());
         let signed_in = Arc::new(Notify::new());
-        let (history, history_task) = history::spawn(deps.store.clone(), deps.clock.clone());
+        let (history, history_task) = history::spawn(
+            deps.history_store
+                .clone()
+                .unwrap_or_else(|| deps.store.clone()),
+            deps.clock.clone(),
+        );
 
         let flusher = Flusher::new(
             deps.store.clone(),

@@ -4,7 +4,8 @@
 //! (`PROBE_ACCESS_TOKEN`, `PROBE_REFRESH_TOKEN`, `PROBE_INSTANCE_URL`, `PROBE_ID_URL`), never
 //! from the command line. Each stdin line `call <call-id> <number>` rings, answers and hangs
 //! up a call (logs are auto-saved at hang-up). Stdout gets `queued <call-object>` and
-//! `saved <call-object> <task-id>` lines. At the end of stdin it waits for the outbox to drain.
+//! `saved <call-object> <task-id>` lines; a line `rss` is answered `rss <KiB>` (resident memory,
+//! for the benchmark). At the end of stdin it waits for the outbox to drain.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,13 @@ use engine::{
     TelephonyEvent, UiEvent,
 };
 use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// This process's resident memory in KiB (Linux `VmRSS`), for the memory benchmark.
+fn resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
 
 fn env(name: &str) -> anyhow::Result<String> {
     std::env::var(name).with_context(|| format!("{name} is not set"))
@@ -51,6 +59,7 @@ async fn main() -> anyhow::Result<()> {
             client,
             clock: Arc::new(SystemClock),
             telephony: phone.clone(),
+            history_store: Some(Arc::new(store::Store::open(db)?)),
         },
     )?;
     tokio::spawn(async move {
@@ -67,6 +76,10 @@ async fn main() -> anyhow::Result<()> {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await? {
         let parts: Vec<&str> = line.split_whitespace().collect();
+        if parts.as_slice() == ["rss"] {
+            println!("rss {}", resident_kib().unwrap_or(0));
+            continue;
+        }
         let ["call", call_id, number] = parts.as_slice() else {
             eprintln!("ignored line {line:?}");
             continue;
