@@ -230,3 +230,78 @@ async fn several_matches_never_block_logging() {
         "the last pick for the number is the WhoId of the next call"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_log_fails_with_the_reason_and_is_resent_only_on_the_agents_retry() {
+    let emu = Arc::new(emulator(|_| {}).await.expect("emulator"));
+    let h = Harness::start(emu.clone(), |c| c.behaviour.wrap_up_seconds = 0)
+        .await
+        .expect("engine");
+    h.ring("refused-1", "+12125550177").await.expect("ring");
+    h.ui.popup("refused-1").await.expect("popup");
+    // The agent picks a Contact that does not exist (deleted meanwhile): Salesforce refuses it.
+    let missing = sf_emulator::ids::generate("003", 99_999);
+    h.send(agent(AgentAction::PickRecord {
+        call_id: "refused-1".into(),
+        record: cti::Match {
+            record: cti::RecordRef::new("Contact", missing),
+            name: "Gone".into(),
+            phones: Default::default(),
+            fields: Default::default(),
+        },
+    }))
+    .await
+    .expect("pick");
+    emu.clear_calls();
+    h.talk_and_hang_up("refused-1", chrono::Duration::seconds(20))
+        .await
+        .expect("talk");
+    let failed = h
+        .ui
+        .find(WAIT, |e| {
+            matches!(e, UiEvent::LogState { call_object, state: engine::LogStatus::Failed { .. } } if call_object == "refused-1")
+        })
+        .await;
+    let Some(UiEvent::LogState {
+        state: engine::LogStatus::Failed { reason },
+        ..
+    }) = failed
+    else {
+        panic!("the UI must be told the log failed, got {failed:?}");
+    };
+    assert!(
+        !reason.is_empty(),
+        "the failure carries Salesforce's reason"
+    );
+    let creates = |emu: &sf_emulator::Emulator| {
+        emu.calls()
+            .iter()
+            .filter(|c| c.path.ends_with("/composite/sobjects"))
+            .count()
+    };
+    h.clock.advance(chrono::Duration::hours(1));
+    h.ui.drain(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        creates(&emu),
+        1,
+        "a permanent refusal is not resent by itself, even an hour later"
+    );
+    assert!(h.tasks_for("refused-1").is_empty(), "nothing was written");
+    h.ui.forget_seen();
+    h.send(agent(AgentAction::RetryLog {
+        call_object: "refused-1".into(),
+    }))
+    .await
+    .expect("retry");
+    let again = h
+        .ui
+        .find(WAIT, |e| {
+            matches!(e, UiEvent::LogState { call_object, state: engine::LogStatus::Failed { .. } } if call_object == "refused-1")
+        })
+        .await;
+    assert!(
+        again.is_some(),
+        "the agent's retry sends it again (and it is refused again)"
+    );
+    assert_eq!(creates(&emu), 2, "exactly one more attempt for one retry");
+}

@@ -286,3 +286,65 @@ async fn a_hung_create_is_resolved_by_call_object_before_any_resend() {
     );
     assert_eq!(tasks_for(&emu, "hang-1").len(), 1, "exactly one Task");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_needed_holds_the_outbox_until_a_new_login() {
+    let emu = Arc::new(emulator(|c| c.auto_approve = true).await.expect("emulator"));
+    let h = Harness::start(emu.clone(), |c| c.behaviour.wrap_up_seconds = 0)
+        .await
+        .expect("engine");
+    h.client.api_version().await.expect("session warm");
+    // The refresh token is revoked (e.g. too many refresh tokens for the app and user).
+    emu.expire_access_tokens();
+    emu.revoke_refresh_tokens();
+    let ids = ["relog-1".to_owned(), "relog-2".to_owned()];
+    for (i, id) in ids.iter().enumerate() {
+        quick_call(&h, id, &format!("+1415555{:04}", 7000 + i)).await;
+        let popup = h.ui.popup(id).await.expect("popup");
+        assert_eq!(
+            popup.lookup,
+            engine::LookupStatus::NotConnected,
+            "the popup says Salesforce is not connected"
+        );
+    }
+    wait_queued(&h, &ids).await;
+    h.clock.advance(chrono::Duration::minutes(5));
+    h.ui.drain(Duration::from_millis(300)).await;
+    let told =
+        h.ui.seen()
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    UiEvent::Connection {
+                        state: ConnectionState::ReconnectNeeded
+                    }
+                )
+            })
+            .count();
+    assert_eq!(told, 1, "the agent is asked to sign in again exactly once");
+    assert_eq!(
+        counts(&emu, &ids),
+        vec![0, 0],
+        "nothing is written while signed out"
+    );
+    // The agent signs in again (PKCE through the "browser").
+    h.client
+        .pkce_login(|url| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let _ = reqwest::get(url).await;
+            });
+            Ok(())
+        })
+        .await
+        .expect("a new login");
+    h.send(engine::Input::SignedIn).await.expect("signed in");
+    for id in &ids {
+        assert!(
+            h.ui.saved(id, WAIT).await.is_some(),
+            "{id} is written after the login"
+        );
+    }
+    assert_eq!(counts(&emu, &ids), vec![1, 1], "each held log exactly once");
+}
