@@ -415,3 +415,55 @@ async fn salesforce_down_still_shows_the_caller_without_a_pop() {
         "nothing is popped on a failed lookup (no new record for a caller who may exist)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ringing_shows_the_caller_at_once_when_salesforce_is_slow() {
+    let emu = Arc::new(emulator(|_| {}).await.expect("emulator"));
+    let h = Harness::start(emu.clone(), |_| {}).await.expect("engine");
+    h.client.api_version().await.expect("session warm");
+    emu.set_latency(Duration::from_millis(1500));
+    let start = std::time::Instant::now();
+    h.ring_with(
+        "slow-1",
+        "+14155550100",
+        engine::Direction::Inbound,
+        Some("Front desk"),
+    )
+    .await
+    .expect("ring");
+    let ringing = h
+        .ui
+        .find(Duration::from_millis(1000), |e| {
+            matches!(e, UiEvent::CallState { call_id, phase: engine::CallPhase::Ringing { .. } } if call_id == "slow-1")
+        })
+        .await;
+    let Some(UiEvent::CallState {
+        phase: engine::CallPhase::Ringing { caller, .. },
+        ..
+    }) = ringing
+    else {
+        panic!("ringing must be reported at once, got {ringing:?}");
+    };
+    assert!(
+        start.elapsed() < Duration::from_millis(1000),
+        "the ringing event does not wait for the 1.5 s search"
+    );
+    assert_eq!(
+        (caller.e164.as_deref(), caller.name.as_deref()),
+        (Some("+14155550100"), Some("Front desk")),
+        "the ringing event already shows who is calling"
+    );
+    assert!(
+        !h.ui
+            .seen()
+            .iter()
+            .any(|e| matches!(e, UiEvent::Popup { .. })),
+        "the popup with matches comes only after the search"
+    );
+    let popup = h.ui.popup("slow-1").await.expect("popup after the search");
+    assert_eq!(
+        popup.lookup,
+        LookupStatus::Salesforce,
+        "the slow search still completes"
+    );
+}

@@ -512,6 +512,10 @@ impl Loop {
             (false, Direction::Outbound) => CallType::Outbound,
         };
         let ignored = call_type == CallType::Internal && behaviour.ignore_internal_calls;
+        let display_name_shown = display_name
+            .as_deref()
+            .map(|n| cti::text::clean_line(n, cti::text::MAX_DISPLAY_CHARS))
+            .filter(|n| !n.is_empty());
         let context = CallContext {
             display_name: display_name.clone(),
             dnis: local,
@@ -593,7 +597,19 @@ impl Loop {
                 record: record.clone(),
             },
         );
-        self.phase(&call_id, CallPhase::Ringing { direction }).await;
+        let shown = cti::CallerDisplay {
+            number: cti::format_for_display(&caller, self.config.behaviour.default_region),
+            e164: caller.e164.clone(),
+            name: display_name_shown,
+        };
+        self.phase(
+            &call_id,
+            CallPhase::Ringing {
+                direction,
+                caller: shown,
+            },
+        )
+        .await;
         if !ignored && !caller.digits.is_empty() {
             // The search runs beside the loop: ringing is never blocked by Salesforce.
             let (store, client, layout) = (

@@ -1,7 +1,7 @@
 //! The engine's typed output: what the UI (through the desktop shell) is told.
 
 use chrono::{DateTime, Utc};
-use cti::PopDecision;
+use cti::{CallerDisplay, PopDecision};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -16,6 +16,9 @@ pub enum CallPhase {
     Ringing {
         /// Which way.
         direction: Direction,
+        /// The caller as the popup will show it, known at once (before any lookup), so the UI
+        /// can show who is calling however slow Salesforce is.
+        caller: CallerDisplay,
     },
     /// Answered and talking.
     Established,
