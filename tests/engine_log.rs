@@ -305,3 +305,79 @@ async fn a_refused_log_fails_with_the_reason_and_is_resent_only_on_the_agents_re
     );
     assert_eq!(creates(&emu), 2, "exactly one more attempt for one retry");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_commands_reach_the_telephony_source_and_bad_ones_are_refused() {
+    let emu = Arc::new(emulator(|_| {}).await.expect("emulator"));
+    let h = Harness::start(emu.clone(), |_| {}).await.expect("engine");
+    h.ring("cmd-1", "+14155550100").await.expect("ring");
+    h.ui.popup("cmd-1").await.expect("popup");
+    for action in [
+        AgentAction::Answer {
+            call_id: "cmd-1".into(),
+        },
+        AgentAction::HangUp {
+            call_id: "cmd-1".into(),
+        },
+        AgentAction::Dial {
+            number: "+33140205050".into(),
+        },
+        AgentAction::SendSms {
+            to: "+33140205050".into(),
+            text: "On my way".into(),
+        },
+        AgentAction::Save {
+            call_id: "no-such-call".into(),
+        },
+    ] {
+        h.send(agent(action)).await.expect("action");
+    }
+    let refused =
+        h.ui.find(
+            WAIT,
+            |e| matches!(e, UiEvent::ActionFailed { call_id: Some(c), .. } if c == "no-such-call"),
+        )
+        .await;
+    assert!(
+        refused.is_some(),
+        "an action on an unknown call is refused with a typed event"
+    );
+    assert_eq!(
+        h.phone.commands(),
+        vec![
+            engine::TelephonyCommand::Answer {
+                call_id: "cmd-1".into()
+            },
+            engine::TelephonyCommand::HangUp {
+                call_id: "cmd-1".into()
+            },
+            engine::TelephonyCommand::Dial {
+                number: "+33140205050".into()
+            },
+            engine::TelephonyCommand::SendSms {
+                to: "+33140205050".into(),
+                text: "On my way".into()
+            },
+        ],
+        "the agent's commands reach the telephony source in order"
+    );
+    h.phone
+        .emit(engine::TelephonyEvent::Answered {
+            call_id: "cmd-1".into(),
+        })
+        .await
+        .expect("answered");
+    h.phone
+        .emit(engine::TelephonyEvent::Held {
+            call_id: "cmd-1".into(),
+        })
+        .await
+        .expect("held");
+    let held = h
+        .ui
+        .find(WAIT, |e| {
+            matches!(e, UiEvent::CallState { call_id, phase: engine::CallPhase::Held } if call_id == "cmd-1")
+        })
+        .await;
+    assert!(held.is_some(), "hold is shown to the agent");
+}
