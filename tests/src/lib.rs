@@ -128,6 +128,7 @@ impl Harness {
         let phone = Arc::new(ScriptedTelephony::new());
         let uid = user_id(&tokens);
         let mut config = engine_config(emu.instance_url(), uid.clone());
+        config.history_db = Some(db_path(dir.path()));
         tweak(&mut config);
         let (engine, rx) = Engine::start(
             config,
@@ -136,7 +137,6 @@ impl Harness {
                 client: client.clone(),
                 clock: Arc::new(clock.clone()),
                 telephony: phone.clone(),
-                history_store: Some(Arc::new(Store::open(db_path(dir.path()))?)),
             },
         )?;
         Ok(Harness {

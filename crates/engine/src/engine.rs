@@ -1,6 +1,7 @@
 //! The engine's event loop: telephony events and agent actions in, UI events out.
 
 use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,6 +52,10 @@ pub struct EngineConfig {
     pub flush: FlushConfig,
     /// Room for UI events not yet read (default 4,096); the engine waits when it is full.
     pub ui_buffer: usize,
+    /// The database file behind `EngineDeps::store`, if it is a file: the call-history writer
+    /// then gets a second connection to it, so that a popup's match-cache read never waits
+    /// behind a history disk sync (WAL lets the reader go on). Default `None`: one connection.
+    pub history_db: Option<PathBuf>,
 }
 
 impl EngineConfig {
@@ -65,6 +70,7 @@ impl EngineConfig {
             lookup_timeout: Duration::from_secs(3),
             flush: FlushConfig::default(),
             ui_buffer: 4096,
+            history_db: None,
         }
     }
 }
@@ -80,10 +86,6 @@ pub struct EngineDeps {
     pub clock: Arc<dyn Clock>,
     /// The telephony source.
     pub telephony: Arc<dyn Telephony>,
-    /// A second connection to the same database file for the call-history writer, so that a
-    /// popup's match-cache read never waits behind a history disk sync (WAL lets the reader go
-    /// on). `None` shares `store`.
-    pub history_store: Option<Arc<Store>>,
 }
 
 /// What the agent does.
@@ -246,12 +248,11 @@ impl Engine {
         let (internal_tx, internal_rx) = mpsc::channel(1024);
         let wake = Arc::new(Notify::new());
         let signed_in = Arc::new(Notify::new());
-        let (history, history_task) = history::spawn(
-            deps.history_store
-                .clone()
-                .unwrap_or_else(|| deps.store.clone()),
-            deps.clock.clone(),
-        );
+        let history_store = match &config.history_db {
+            Some(path) => Arc::new(Store::open(path)?),
+            None => deps.store.clone(),
+        };
+        let (history, history_task) = history::spawn(history_store, deps.clock.clone());
 
         let flusher = Flusher::new(
             deps.store.clone(),

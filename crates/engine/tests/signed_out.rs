@@ -53,7 +53,6 @@ async fn a_signed_out_engine_still_rings_pops_and_queues_the_log() {
             client,
             clock: Arc::new(clock.clone()),
             telephony: phone.clone(),
-            history_store: None,
         },
     )
     .expect("engine starts");
