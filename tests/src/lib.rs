@@ -116,13 +116,19 @@ impl Harness {
         dir: tempfile::TempDir,
         tweak: impl FnOnce(&mut EngineConfig),
     ) -> anyhow::Result<Harness> {
+        Self::start_with_timeout(emu, dir, Duration::from_secs(2), tweak).await
+    }
+
+    /// Starts an engine against `emu` on the database in `dir`, its client timing requests out
+    /// after `request_timeout`.
+    pub async fn start_with_timeout(
+        emu: Arc<Emulator>,
+        dir: tempfile::TempDir,
+        request_timeout: Duration,
+        tweak: impl FnOnce(&mut EngineConfig),
+    ) -> anyhow::Result<Harness> {
         let tokens = emu.mint_tokens();
-        let client = client_for(
-            emu.login_url(),
-            emu.client_id(),
-            &tokens,
-            Duration::from_secs(2),
-        )?;
+        let client = client_for(emu.login_url(), emu.client_id(), &tokens, request_timeout)?;
         let store = Arc::new(Store::open(db_path(dir.path()))?);
         let clock = ManualClock::new(start_time());
         let phone = Arc::new(ScriptedTelephony::new());

@@ -2,6 +2,7 @@
 //! then one Salesforce phone search with `cti`'s search terms, ranked by `cti`, cached.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -107,7 +108,7 @@ pub fn matches_from_search(records: &[SearchRecord], layout: &CallTypeLayout) ->
 /// Never fails: a store or Salesforce problem comes back as [`LookupStatus::Failed`] or
 /// [`LookupStatus::NotConnected`] with no matches, so the popup can still show the caller.
 pub async fn lookup(
-    store: &Store,
+    store: &Arc<Store>,
     client: &Client,
     layout: &Layout,
     call_type: CallType,
@@ -176,11 +177,16 @@ pub async fn lookup(
         matches_from_search(&found, rules),
         &rules.object_names(),
     );
+    // The cache write (a durable SQLite commit) is not on the popup's path: the matches go
+    // back to the caller at once and the write completes beside it.
     match serde_json::to_value(&matches) {
         Ok(value) => {
-            if let Err(e) = store.match_cache().put(&key, &value, now) {
-                tracing::warn!(error = %e, "could not cache the matches");
-            }
+            let store = Arc::clone(store);
+            tokio::task::spawn_blocking(move || {
+                if let Err(e) = store.match_cache().put(&key, &value, now) {
+                    tracing::warn!(error = %e, "could not cache the matches");
+                }
+            });
         }
         Err(e) => tracing::warn!(error = %e, "could not encode the matches"),
     }

@@ -222,7 +222,7 @@ impl<'a> Calls<'a> {
 
     /// The call with this id, if any.
     pub fn by_id(&self, call_id: &str) -> Result<Option<CallRecord>> {
-        let conn = self.store.conn();
+        let conn = self.store.read_conn();
         let mut stmt =
             conn.prepare_cached(&format!("SELECT {COLUMNS} FROM calls WHERE call_id = ?1"))?;
         let raw = stmt.query_row([call_id], RawCall::read).optional()?;
@@ -231,7 +231,7 @@ impl<'a> Calls<'a> {
 
     /// The `limit` most recent calls, newest first (by start time).
     pub fn recent(&self, limit: usize) -> Result<Vec<CallRecord>> {
-        let conn = self.store.conn();
+        let conn = self.store.read_conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM calls ORDER BY started_at DESC, call_id DESC LIMIT ?1"
         ))?;
@@ -288,7 +288,7 @@ impl<'a> Calls<'a> {
                 reason: "a number search needs at least one character".into(),
             });
         }
-        let conn = self.store.conn();
+        let conn = self.store.read_conn();
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM calls
              WHERE instr(remote_raw, ?1) > 0 OR instr(coalesce(remote_e164, ''), ?1) > 0

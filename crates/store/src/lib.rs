@@ -201,6 +201,10 @@ impl From<rusqlite_migration::Error> for Error {
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
+    /// A second, read-only connection for queries that only read (file databases only): with
+    /// WAL a reader never waits behind the writer's commit and its disk sync, so a popup's
+    /// match-cache read is not delayed by an outbox write.
+    reader: Option<Mutex<Connection>>,
 }
 
 impl Store {
@@ -215,7 +219,13 @@ impl Store {
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        let store = Store::prepare(conn)?;
+        let mut store = Store::prepare(conn)?;
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        reader.busy_timeout(BUSY_TIMEOUT)?;
+        store.reader = Some(Mutex::new(reader));
         tracing::debug!(path = %path.display(), "store opened");
         Ok(store)
     }
@@ -236,6 +246,7 @@ impl Store {
         Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
+            reader: None,
         })
     }
 
@@ -298,6 +309,15 @@ impl Store {
     /// rolls back an unfinished transaction), so a poisoned lock is safe to take over.
     pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The connection for a query that only reads: the read-only one when there is one (it sees
+    /// every committed write), the writer otherwise (in-memory databases).
+    pub(crate) fn read_conn(&self) -> MutexGuard<'_, Connection> {
+        match &self.reader {
+            Some(reader) => reader.lock().unwrap_or_else(PoisonError::into_inner),
+            None => self.conn(),
+        }
     }
 }
 

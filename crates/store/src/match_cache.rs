@@ -170,7 +170,7 @@ impl<'a> MatchCache<'a> {
         );
         let raw: Option<Raw> = self
             .store
-            .conn()
+            .read_conn()
             .prepare_cached(
                 "SELECT records, fetched_at, pinned_record, pinned_source, pinned_at
                  FROM match_cache WHERE number = ?1",

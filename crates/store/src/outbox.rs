@@ -502,7 +502,7 @@ impl<'a> Outbox<'a> {
 
     /// Row counts by state.
     pub fn stats(&self) -> Result<OutboxStats> {
-        let conn = self.store.conn();
+        let conn = self.store.read_conn();
         let mut stmt = conn.prepare_cached("SELECT state, count(*) FROM outbox GROUP BY state")?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
@@ -543,7 +543,7 @@ impl<'a> Outbox<'a> {
     }
 
     fn select(&self, tail: &str, params: impl rusqlite::Params) -> Result<Vec<OutboxItem>> {
-        let conn = self.store.conn();
+        let conn = self.store.read_conn();
         let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM outbox o {tail}"))?;
         let raws = stmt
             .query_map(params, RawItem::read)?

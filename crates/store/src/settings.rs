@@ -47,7 +47,7 @@ impl<'a> Settings<'a> {
     ) -> Result<Option<(T, DateTime<Utc>)>> {
         let row: Option<(String, i64)> = self
             .store
-            .conn()
+            .read_conn()
             .prepare_cached("SELECT value, updated_at FROM settings WHERE key = ?1")?
             .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
@@ -97,7 +97,7 @@ impl<'a> Settings<'a> {
 
     /// Every stored key, sorted.
     pub fn keys(&self) -> Result<Vec<String>> {
-        let conn = self.store.conn();
+        let conn = self.store.read_conn();
         let mut stmt = conn.prepare_cached("SELECT key FROM settings ORDER BY key")?;
         let keys = stmt
             .query_map([], |r| r.get(0))?

@@ -58,7 +58,7 @@ impl<'a> SmsDays<'a> {
 
     /// The row for `number` on `day`, if any.
     pub fn get(&self, number: &str, day: NaiveDate) -> Result<Option<SmsDay>> {
-        let conn = self.store.conn();
+        let conn = self.store.read_conn();
         let mut stmt = conn.prepare_cached(
             "SELECT number, day, task_id, messages, pending, updated_at FROM sms_days
              WHERE number = ?1 AND day = ?2",
@@ -133,7 +133,7 @@ impl<'a> SmsDays<'a> {
 
     /// Days with a pending write, oldest update first, at most `limit`.
     pub fn pending(&self, limit: usize) -> Result<Vec<SmsDay>> {
-        let conn = self.store.conn();
+        let conn = self.store.read_conn();
         let mut stmt = conn.prepare_cached(
             "SELECT number, day, task_id, messages, pending, updated_at FROM sms_days
              WHERE pending = 1 ORDER BY updated_at, number, day LIMIT ?1",
