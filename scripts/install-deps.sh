@@ -19,6 +19,18 @@ debian_packages=(
   "nodejs:node"                                        # jsforce conformance test
   "npm:npm"
   "sip-tester:sipp"                                    # SIP peer for crates/sip tests
+  "baresip:baresip"                                    # second, independent SIP user agent (tests)
+  "kamailio:kamailio"                                  # real registrar/proxy (tests)
+  "libasound2-dev:/usr/include/alsa/asoundlib.h"       # cpal's ALSA backend (audio devices)
+  "libwebkit2gtk-4.1-dev:/usr/include/webkitgtk-4.1"   # Tauri 2 webview on Linux
+  "librsvg2-dev:/usr/include/librsvg-2.0"              # Tauri icons
+  "libayatana-appindicator3-dev:/usr/include/libayatana-appindicator3-0.1"  # tray icon
+  "libxdo-dev:/usr/include/xdo.h"                      # Tauri menus on X11
+  "xvfb:Xvfb"                                          # a display for window tests and the headless demo
+  "xauth:xauth"
+  "webkit2gtk-driver:WebKitWebDriver"                  # WebDriver for the real-window tests
+  "imagemagick:convert"                                # screenshots of the test windows
+  "file:file"
 )
 
 missing=()
