@@ -86,6 +86,22 @@ pub enum Error {
         /// The call's state.
         state: &'static str,
     },
+    /// DTMF digits were empty or held a character other than `0-9 * # A-D`.
+    #[error("invalid DTMF digits {digits:?}: {reason}")]
+    InvalidDtmf {
+        /// The digits that were given.
+        digits: String,
+        /// What was wrong with them.
+        reason: String,
+    },
+    /// A request we sent was refused or got no final response.
+    #[error("{method} was refused: {status}")]
+    Refused {
+        /// The request's method.
+        method: &'static str,
+        /// The status line, or "timeout".
+        status: String,
+    },
     /// The user agent has stopped (its task ended); no more commands are accepted.
     #[error("the user agent has stopped")]
     Stopped,

@@ -22,4 +22,4 @@ pub mod audio;
 pub mod media;
 mod ua;
 
-pub use ua::{CloseReason, Config, Decline, Event, Password, UserAgent};
+pub use ua::{BusyPolicy, CloseReason, Config, Decline, Event, Password, UserAgent};

@@ -78,6 +78,95 @@ impl<'a> RtpPacket<'a> {
     }
 }
 
+/// Length of an RFC 4733 telephone-event payload.
+pub const TELEPHONE_EVENT_LEN: usize = 4;
+
+/// One RFC 4733 telephone-event payload (§2.3): which event, the end bit, volume and duration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TelephoneEvent {
+    /// Event code: 0-9 digits, 10 `*`, 11 `#`, 12-15 `A`-`D`, 16 flash.
+    pub event: u8,
+    /// The end bit: the event is over (the last packet is sent three times).
+    pub end: bool,
+    /// Volume in -dBm0, 0..=63.
+    pub volume: u8,
+    /// Duration so far, in timestamp units (8 kHz samples).
+    pub duration: u16,
+}
+
+impl TelephoneEvent {
+    /// Parses a payload; anything shorter than 4 bytes is an error (extra bytes are ignored).
+    pub fn parse(payload: &[u8]) -> Result<Self> {
+        let [event, flags, hi, lo, ..] = *payload else {
+            return Err(Error::InvalidRtp {
+                len: payload.len(),
+                reason: "telephone-event payload shorter than 4 bytes",
+            });
+        };
+        Ok(Self {
+            event,
+            end: flags & 0x80 != 0,
+            volume: flags & 0x3f,
+            duration: u16::from_be_bytes([hi, lo]),
+        })
+    }
+
+    /// The 4-byte payload.
+    pub fn to_bytes(self) -> [u8; TELEPHONE_EVENT_LEN] {
+        let [hi, lo] = self.duration.to_be_bytes();
+        [
+            self.event,
+            (u8::from(self.end) << 7) | (self.volume & 0x3f),
+            hi,
+            lo,
+        ]
+    }
+}
+
+/// The telephone-event code of a DTMF digit (`0-9 * # A-D`, letters in either case).
+pub fn dtmf_event(digit: char) -> Option<u8> {
+    match digit.to_ascii_uppercase() {
+        d @ '0'..='9' => Some(d as u8 - b'0'),
+        '*' => Some(10),
+        '#' => Some(11),
+        d @ 'A'..='D' => Some(d as u8 - b'A' + 12),
+        _ => None,
+    }
+}
+
+/// The DTMF digit of a telephone-event code (0-15), if it is one.
+pub fn dtmf_digit(event: u8) -> Option<char> {
+    match event {
+        0..=9 => Some(char::from(b'0' + event)),
+        10 => Some('*'),
+        11 => Some('#'),
+        12..=15 => Some(char::from(b'A' + event - 12)),
+        _ => None,
+    }
+}
+
+/// Turns a stream of telephone-event packets into one digit per event.
+///
+/// All packets of one event carry the same RTP timestamp (RFC 4733 §2.5.1.2), so an event is
+/// reported when the first packet with a new timestamp arrives; its updates and the repeated end
+/// packets are then ignored. A lost first packet does not lose the digit: any later packet of
+/// the event reports it.
+#[derive(Debug, Default, Clone)]
+pub struct DtmfDetector {
+    last_timestamp: Option<u32>,
+}
+
+impl DtmfDetector {
+    /// Feeds one packet's timestamp and payload; returns the digit when a new event starts.
+    pub fn push(&mut self, timestamp: u32, event: &TelephoneEvent) -> Option<char> {
+        if self.last_timestamp == Some(timestamp) {
+            return None;
+        }
+        self.last_timestamp = Some(timestamp);
+        dtmf_digit(event.event)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,5 +235,91 @@ mod tests {
         for case in cases {
             assert!(RtpPacket::parse(case).is_err(), "{case:?} must be rejected");
         }
+    }
+
+    #[test]
+    fn telephone_event_round_trip_and_sipp_bytes() {
+        // The last packet of sipp's dtmf_2833_1.pcap: digit 1, end bit, volume 10, 2240 samples.
+        let event = TelephoneEvent::parse(&[0x01, 0x8a, 0x08, 0xc0]).expect("4 bytes parse");
+        assert_eq!(
+            event,
+            TelephoneEvent {
+                event: 1,
+                end: true,
+                volume: 10,
+                duration: 2240
+            },
+            "every field is read from sipp's packet"
+        );
+        assert_eq!(
+            event.to_bytes(),
+            [0x01, 0x8a, 0x08, 0xc0],
+            "writing gives the same bytes back"
+        );
+        assert!(
+            TelephoneEvent::parse(&[1, 2, 3]).is_err(),
+            "three bytes are too short"
+        );
+    }
+
+    #[test]
+    fn every_dtmf_digit_maps_both_ways() {
+        for (code, digit) in "0123456789*#ABCD".chars().enumerate() {
+            assert_eq!(
+                dtmf_event(digit),
+                Some(code as u8),
+                "{digit} has code {code}"
+            );
+            assert_eq!(
+                dtmf_digit(code as u8),
+                Some(digit),
+                "code {code} is {digit}"
+            );
+        }
+        assert_eq!(
+            dtmf_event('b'),
+            Some(13),
+            "letters are accepted in lower case"
+        );
+        assert_eq!(dtmf_event('E'), None, "E is not a DTMF digit");
+        assert_eq!(
+            dtmf_event('5'.to_ascii_lowercase()),
+            Some(5),
+            "digits are digits"
+        );
+        assert_eq!(dtmf_digit(16), None, "flash is not a digit");
+    }
+
+    #[test]
+    fn detector_reports_each_event_once() {
+        let mut detector = DtmfDetector::default();
+        let packet = |event, end, duration| TelephoneEvent {
+            event,
+            end,
+            volume: 10,
+            duration,
+        };
+        let mut digits = Vec::new();
+        // Digit 1: three updates and the end packet three times, all at timestamp 1000.
+        for (end, duration) in [
+            (false, 160),
+            (false, 320),
+            (false, 480),
+            (true, 640),
+            (true, 640),
+            (true, 640),
+        ] {
+            digits.extend(detector.push(1000, &packet(1, end, duration)));
+        }
+        // Digit 1 again, a new event (new timestamp) whose first packets were lost.
+        digits.extend(detector.push(3000, &packet(1, true, 640)));
+        digits.extend(detector.push(3000, &packet(1, true, 640)));
+        // Then #.
+        digits.extend(detector.push(5000, &packet(11, false, 160)));
+        assert_eq!(
+            digits,
+            vec!['1', '1', '#'],
+            "one digit per event, repeats ignored"
+        );
     }
 }

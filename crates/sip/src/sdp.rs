@@ -83,6 +83,33 @@ impl Direction {
         }
     }
 
+    /// Whether a peer offering this direction puts us on hold (it will not send: `sendonly` or
+    /// `inactive`, RFC 6337 §5).
+    pub fn holds_peer(self) -> bool {
+        matches!(self, Direction::SendOnly | Direction::Inactive)
+    }
+
+    /// The direction we answer this offer with while we ourselves hold the call (`local_hold`)
+    /// or not: an offer we would answer `sendrecv` becomes `sendonly`, `recvonly` becomes
+    /// `inactive` (RFC 3264 §6.1, RFC 6337 §5).
+    pub fn answer_holding(self, local_hold: bool) -> Self {
+        match (self.answer(), local_hold) {
+            (Direction::SendRecv, true) => Direction::SendOnly,
+            (Direction::RecvOnly, true) => Direction::Inactive,
+            (answer, _) => answer,
+        }
+    }
+
+    /// The direction we offer when we hold (`local_hold`) or not, given whether the peer holds us.
+    pub fn offer(local_hold: bool, peer_hold: bool) -> Self {
+        match (local_hold, peer_hold) {
+            (false, false) => Direction::SendRecv,
+            (true, false) => Direction::SendOnly,
+            (false, true) => Direction::RecvOnly,
+            (true, true) => Direction::Inactive,
+        }
+    }
+
     /// The direction an answerer uses for this offered direction (RFC 3264 §6.1).
     pub fn answer(self) -> Self {
         match self {
@@ -212,10 +239,15 @@ pub fn choose_codec(remote: &RemoteAudio, supported: &[Codec]) -> Result<Codec> 
         })
 }
 
-/// Writes an SDP body (offer or answer) for one audio stream at `rtp_addr` with `codecs` in order.
+/// The payload type we offer for `telephone-event` (RFC 4733); in answers the peer's is used.
+pub const TELEPHONE_EVENT_PT: u8 = 101;
+
+/// Writes an SDP body (offer or answer) for one audio stream at `rtp_addr` with `codecs` in order,
+/// and `telephone-event/8000` (events 0-16) at `telephone_event` when given.
 pub fn write_audio(
     rtp_addr: SocketAddr,
     codecs: &[Codec],
+    telephone_event: Option<u8>,
     direction: Direction,
     session_id: u64,
     version: u64,
@@ -224,7 +256,9 @@ pub fn write_audio(
     let ip = rtp_addr.ip();
     let fmt: Vec<String> = codecs
         .iter()
-        .map(|c| c.payload_type().to_string())
+        .map(|c| c.payload_type())
+        .chain(telephone_event)
+        .map(|pt| pt.to_string())
         .collect();
     let mut sdp = format!(
         "v=0\r\no=callpop {session_id} {version} IN {addr_type} {ip}\r\ns=callpop\r\nc=IN {addr_type} {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP {fmt}\r\n",
@@ -236,6 +270,11 @@ pub fn write_audio(
             "a=rtpmap:{} {}/8000\r\n",
             codec.payload_type(),
             codec.name()
+        ));
+    }
+    if let Some(pt) = telephone_event {
+        sdp.push_str(&format!(
+            "a=rtpmap:{pt} telephone-event/8000\r\na=fmtp:{pt} 0-16\r\n"
         ));
     }
     sdp.push_str("a=ptime:20\r\n");
@@ -339,10 +378,20 @@ mod tests {
     #[test]
     fn written_sdp_parses_back() {
         let addr: SocketAddr = "127.0.0.1:40000".parse().unwrap();
-        let text = write_audio(addr, &Codec::ALL, Direction::SendRecv, 42, 1);
+        let text = write_audio(addr, &Codec::ALL, Some(97), Direction::SendRecv, 42, 1);
         let remote = parse_audio(text.as_bytes()).expect("our own SDP must parse");
         assert_eq!(remote.rtp_addr, addr, "address and port survive");
         assert_eq!(remote.codecs, Codec::ALL.to_vec(), "codec order survives");
+        assert_eq!(
+            remote.telephone_event,
+            Some(97),
+            "telephone-event is written at the payload type given"
+        );
+        assert!(
+            text.contains("m=audio 40000 RTP/AVP 0 8 97\r\n")
+                && text.contains("a=fmtp:97 0-16\r\n"),
+            "the event type is listed in m= and has its fmtp: {text}"
+        );
     }
 
     #[test]
@@ -364,5 +413,58 @@ mod tests {
                 back[1]
             );
         }
+    }
+
+    #[test]
+    fn hold_directions_follow_rfc_6337() {
+        use Direction::*;
+        assert_eq!(
+            Direction::offer(true, false),
+            SendOnly,
+            "our hold offers sendonly"
+        );
+        assert_eq!(
+            Direction::offer(true, true),
+            Inactive,
+            "both holding: inactive"
+        );
+        assert_eq!(
+            Direction::offer(false, false),
+            SendRecv,
+            "resume offers sendrecv"
+        );
+        assert_eq!(
+            Direction::offer(false, true),
+            RecvOnly,
+            "held by the peer only: recvonly"
+        );
+        assert!(
+            SendOnly.holds_peer() && Inactive.holds_peer(),
+            "sendonly and inactive are hold"
+        );
+        assert!(
+            !SendRecv.holds_peer() && !RecvOnly.holds_peer(),
+            "sendrecv and recvonly are not"
+        );
+        assert_eq!(
+            SendOnly.answer_holding(false),
+            RecvOnly,
+            "peer's hold answered recvonly"
+        );
+        assert_eq!(
+            SendRecv.answer_holding(true),
+            SendOnly,
+            "while we hold, sendrecv gets sendonly"
+        );
+        assert_eq!(
+            SendOnly.answer_holding(true),
+            Inactive,
+            "both hold: inactive"
+        );
+        assert_eq!(
+            Inactive.answer_holding(false),
+            Inactive,
+            "inactive stays inactive"
+        );
     }
 }

@@ -29,11 +29,14 @@ use tracing::{debug, info, instrument, warn};
 use crate::audio::{SinkConfig, SourceConfig};
 use crate::error::{Error, Result};
 use crate::identity::{self, Party};
-use crate::media::MediaStream;
-use crate::sdp::{self, Codec, Direction, RemoteAudio};
+use crate::media::{MediaEvent, MediaOptions, MediaStream};
+use crate::rtp::dtmf_event;
+use crate::sdp::{self, Codec, Direction, RemoteAudio, TELEPHONE_EVENT_PT};
 
 /// Methods we answer; sent in `Allow`.
-const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE";
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, REFER, NOTIFY";
+/// Longest DTMF string one `send_dtmf` call takes.
+const MAX_DTMF_DIGITS: usize = 64;
 /// Largest MESSAGE body we accept, in bytes.
 const MAX_MESSAGE_BODY: usize = 8 * 1024;
 
@@ -75,6 +78,18 @@ pub struct Config {
     pub sink: SinkConfig,
     /// The `User-Agent` header.
     pub user_agent: String,
+    /// What a second incoming call gets while one is up.
+    pub busy_policy: BusyPolicy,
+}
+
+/// What a second incoming call gets while another call is up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BusyPolicy {
+    /// It rings as a waiting call (`IncomingCall { waiting: true, .. }`).
+    #[default]
+    RingWaiting,
+    /// It is refused with 486 Busy Here and not reported.
+    Reject486,
 }
 
 impl Config {
@@ -90,6 +105,7 @@ impl Config {
             source: SourceConfig::Silence,
             sink: SinkConfig::Discard,
             user_agent: concat!("Callpop/", env!("CARGO_PKG_VERSION")).to_owned(),
+            busy_policy: BusyPolicy::default(),
         }
     }
 }
@@ -153,6 +169,8 @@ pub enum Event {
         from: Party,
         /// Who was called (To).
         to: Party,
+        /// Another call is already up: this one is a waiting call.
+        waiting: bool,
     },
     /// Our outgoing call rings (180/183).
     Ringing {
@@ -164,15 +182,34 @@ pub enum Event {
         /// The call.
         call_id: String,
     },
-    /// The peer put the call on hold (re-INVITE with sendonly/inactive).
+    /// The call went on hold: our hold was accepted (`by_peer: false`), or the peer's re-INVITE
+    /// said `sendonly`/`inactive` (`by_peer: true`).
     Held {
         /// The call.
         call_id: String,
+        /// The peer holds us (rather than we the peer).
+        by_peer: bool,
     },
-    /// The peer took the call off hold.
+    /// A hold ended: our resume was accepted, or the peer's re-INVITE said `sendrecv`/`recvonly`.
     Resumed {
         /// The call.
         call_id: String,
+        /// The peer resumed (rather than we).
+        by_peer: bool,
+    },
+    /// A DTMF digit arrived as an RFC 4733 telephone-event (once per event).
+    Dtmf {
+        /// The call.
+        call_id: String,
+        /// `0-9`, `*`, `#` or `A-D`.
+        digit: char,
+    },
+    /// Our blind transfer succeeded (the NOTIFY said 200); the call is then hung up.
+    Transferred {
+        /// The transferred call.
+        call_id: String,
+        /// Where it went (the Refer-To URI).
+        target: String,
     },
     /// The call is over; its recording, if any, is complete.
     Closed {
@@ -215,11 +252,66 @@ struct Call {
     version: u64,
     answered: bool,
     established: bool,
-    held: bool,
+    /// We hold the call.
+    held_local: bool,
+    /// The peer holds us.
+    held_remote: bool,
+    muted: bool,
+    /// The negotiated telephone-event payload type.
+    telephone_event: Option<u8>,
+    /// Our REFER's target while a transfer we asked for is in progress.
+    transfer_target: Option<String>,
+    /// Told when this outgoing call is answered or fails (a transfer we carry out waits on it).
+    outcome: Option<tokio::sync::oneshot::Sender<std::result::Result<(), String>>>,
     local_hangup: bool,
 }
 
 impl Call {
+    fn new(dialog: CallDialog, rtp: Arc<UdpSocket>, session_id: u64) -> Self {
+        Self {
+            dialog,
+            rtp,
+            remote: None,
+            codec: None,
+            media: None,
+            session_id,
+            version: 1,
+            answered: false,
+            established: false,
+            held_local: false,
+            held_remote: false,
+            muted: false,
+            telephone_event: None,
+            transfer_target: None,
+            outcome: None,
+            local_hangup: false,
+        }
+    }
+
+    /// The dialog of an established call, or why there is none.
+    fn confirmed_dialog(&self, call_id: &str, action: &'static str) -> Result<InviteDialog> {
+        match &self.dialog {
+            CallDialog::Server(d) | CallDialog::Client(d) if self.established => Ok(d.clone()),
+            _ => Err(Error::InvalidState {
+                call_id: call_id.to_owned(),
+                action,
+                state: self.state_name(),
+            }),
+        }
+    }
+
+    /// Whether this call is up (counts for call waiting).
+    fn is_up(&self) -> bool {
+        self.established || (self.answered && matches!(self.dialog, CallDialog::Server(_)))
+    }
+
+    /// Tells the media whether to send: not while either side holds.
+    fn apply_hold(&self) {
+        if let Some(media) = &self.media {
+            media.set_sending(!self.held_local && !self.held_remote);
+        }
+    }
+
     fn state_name(&self) -> &'static str {
         match (self.established, self.answered) {
             (true, _) => "established",
@@ -380,7 +472,8 @@ impl UserAgent {
             let body = sdp::write_audio(
                 local,
                 &[codec],
-                remote.direction.answer(),
+                call.telephone_event,
+                remote.direction.answer_holding(call.held_local),
                 call.session_id,
                 call.version,
             );
@@ -452,116 +545,204 @@ impl UserAgent {
         calls.get(call_id).is_some_and(|c| c.answered)
     }
 
+    /// Puts an established call on hold: re-INVITE with `a=sendonly` (`inactive` if the peer
+    /// holds us too). Once the peer accepts, our media stops sending and `Held { by_peer: false }`
+    /// is reported.
+    pub async fn hold(&self, call_id: &str) -> Result<()> {
+        self.change_hold(call_id, true).await
+    }
+
+    /// Takes a call we hold off hold: re-INVITE with `a=sendrecv`; once accepted, media sends
+    /// again and `Resumed { by_peer: false }` is reported.
+    pub async fn resume(&self, call_id: &str) -> Result<()> {
+        self.change_hold(call_id, false).await
+    }
+
+    async fn change_hold(&self, call_id: &str, hold: bool) -> Result<()> {
+        let inner = &self.inner;
+        let action = if hold { "hold" } else { "resume" };
+        let (dialog, body) = {
+            let mut calls = inner.calls.lock().expect("calls lock");
+            let call = calls.get_mut(call_id).ok_or_else(|| Error::UnknownCall {
+                call_id: call_id.to_owned(),
+            })?;
+            let dialog = call.confirmed_dialog(call_id, action)?;
+            let codec = call.codec.ok_or_else(|| Error::InvalidState {
+                call_id: call_id.to_owned(),
+                action,
+                state: call.state_name(),
+            })?;
+            let local = call.rtp.local_addr().map_err(|source| Error::Socket {
+                addr: inner.local_addr,
+                source,
+            })?;
+            call.version += 1;
+            let body = sdp::write_audio(
+                local,
+                &[codec],
+                call.telephone_event,
+                Direction::offer(hold, call.held_remote),
+                call.session_id,
+                call.version,
+            );
+            (dialog, body)
+        };
+        let response = dialog
+            .reinvite(
+                Some(vec![Header::ContentType("application/sdp".into())]),
+                Some(body.into_bytes()),
+            )
+            .await
+            .map_err(stack("sending re-INVITE"))?;
+        let response = response.ok_or_else(|| Error::Refused {
+            method: "re-INVITE",
+            status: "no final response (timeout or dialog not confirmed)".to_owned(),
+        })?;
+        if response.status_code.kind() != StatusCodeKind::Successful {
+            return Err(Error::Refused {
+                method: "re-INVITE",
+                status: format!(
+                    "{} {}",
+                    response.status_code.code(),
+                    response.status_code.text()
+                ),
+            });
+        }
+        let answer = sdp::parse_audio(&response.body).ok();
+        let mut calls = inner.calls.lock().expect("calls lock");
+        let call = calls.get_mut(call_id).ok_or_else(|| Error::UnknownCall {
+            call_id: call_id.to_owned(),
+        })?;
+        call.held_local = hold;
+        if let Some(answer) = answer {
+            if let Some(media) = &call.media {
+                if call.remote.as_ref().map(|r| r.rtp_addr) != Some(answer.rtp_addr) {
+                    media.set_remote(answer.rtp_addr);
+                }
+            }
+            call.remote = Some(answer);
+        }
+        call.apply_hold();
+        info!(call_id, hold, "hold changed");
+        inner.emit(if hold {
+            Event::Held {
+                call_id: call_id.to_owned(),
+                by_peer: false,
+            }
+        } else {
+            Event::Resumed {
+                call_id: call_id.to_owned(),
+                by_peer: false,
+            }
+        });
+        Ok(())
+    }
+
+    /// Mutes or unmutes the microphone of a call. While muted the call keeps sending RTP, with
+    /// silence in it (so NAT bindings and the peer's media timeout stay alive). May be set before
+    /// the call is answered; it applies when media starts.
+    pub fn set_mute(&self, call_id: &str, muted: bool) -> Result<()> {
+        let mut calls = self.inner.calls.lock().expect("calls lock");
+        let call = calls.get_mut(call_id).ok_or_else(|| Error::UnknownCall {
+            call_id: call_id.to_owned(),
+        })?;
+        call.muted = muted;
+        if let Some(media) = &call.media {
+            media.set_muted(muted);
+        }
+        debug!(call_id, muted, "mute changed");
+        Ok(())
+    }
+
+    /// Sends DTMF digits (`0-9 * # A-D`, letters in either case, at most 64) as RFC 4733
+    /// telephone-events, 100 ms each with 60 ms between them, queued after any digits still
+    /// being sent. The call must be up and the peer must have accepted `telephone-event`.
+    pub fn send_dtmf(&self, call_id: &str, digits: &str) -> Result<()> {
+        let invalid = |reason: String| Error::InvalidDtmf {
+            digits: digits.chars().take(MAX_DTMF_DIGITS).collect(),
+            reason,
+        };
+        if digits.is_empty() {
+            return Err(invalid("no digits".to_owned()));
+        }
+        if digits.chars().count() > MAX_DTMF_DIGITS {
+            return Err(invalid(format!("more than {MAX_DTMF_DIGITS} digits")));
+        }
+        let codes = digits
+            .chars()
+            .map(|c| dtmf_event(c).ok_or_else(|| invalid(format!("{c:?} is not a DTMF digit"))))
+            .collect::<Result<Vec<u8>>>()?;
+        let calls = self.inner.calls.lock().expect("calls lock");
+        let call = calls.get(call_id).ok_or_else(|| Error::UnknownCall {
+            call_id: call_id.to_owned(),
+        })?;
+        match (&call.media, call.telephone_event) {
+            (Some(media), Some(_)) => {
+                media.queue_events(&codes);
+                Ok(())
+            }
+            (None, _) => Err(Error::InvalidState {
+                call_id: call_id.to_owned(),
+                action: "send DTMF",
+                state: call.state_name(),
+            }),
+            (Some(_), None) => Err(Error::InvalidState {
+                call_id: call_id.to_owned(),
+                action: "send DTMF",
+                state: "without telephone-event from the peer",
+            }),
+        }
+    }
+
+    /// Blind transfer: sends REFER with `Refer-To: target_uri` and returns once the peer accepts
+    /// it (202). The peer's NOTIFY with `SIP/2.0 200` then reports `Transferred` and we hang up;
+    /// a failure NOTIFY leaves the call as it is.
+    pub async fn transfer(&self, call_id: &str, target_uri: &str) -> Result<()> {
+        let target = parse_uri(target_uri)?;
+        let dialog = {
+            let mut calls = self.inner.calls.lock().expect("calls lock");
+            let call = calls.get_mut(call_id).ok_or_else(|| Error::UnknownCall {
+                call_id: call_id.to_owned(),
+            })?;
+            let dialog = call.confirmed_dialog(call_id, "transfer")?;
+            call.transfer_target = Some(target_uri.to_owned());
+            dialog
+        };
+        let refused = |status: String| {
+            if let Some(call) = self
+                .inner
+                .calls
+                .lock()
+                .expect("calls lock")
+                .get_mut(call_id)
+            {
+                call.transfer_target = None;
+            }
+            Error::Refused {
+                method: "REFER",
+                status,
+            }
+        };
+        let response = match dialog.refer(target, None, None).await {
+            Ok(Some(response)) => response,
+            Ok(None) => return Err(refused("no final response".to_owned())),
+            Err(e) => return Err(refused(e.to_string())),
+        };
+        if response.status_code.kind() != StatusCodeKind::Successful {
+            return Err(refused(format!(
+                "{} {}",
+                response.status_code.code(),
+                response.status_code.text()
+            )));
+        }
+        info!(call_id, "REFER accepted");
+        Ok(())
+    }
+
     /// Calls `uri` (`sip:…`; a bare user is taken at the configured domain). Returns the Call-ID;
     /// progress arrives as `Ringing`, `Established` or `Closed` events.
     pub async fn dial(&self, uri: &str) -> Result<String> {
-        let inner = &self.inner;
-        let target = if uri.contains(':') {
-            parse_uri(uri)?
-        } else {
-            parse_uri(&format!("sip:{uri}@{}", inner.config.domain))?
-        };
-        let rtp = bind_rtp(inner.local_addr.ip()).await?;
-        let local_rtp = rtp.local_addr().map_err(|source| Error::Socket {
-            addr: inner.local_addr,
-            source,
-        })?;
-        let call_id = format!("{}@{}", random_token(), inner.local_addr.ip());
-        let session_id = rand::random::<u32>().into();
-        let offer = sdp::write_audio(
-            local_rtp,
-            &inner.config.codecs,
-            Direction::SendRecv,
-            session_id,
-            1,
-        );
-        inner.calls.lock().expect("calls lock").insert(
-            call_id.clone(),
-            Call {
-                dialog: CallDialog::Dialing,
-                rtp,
-                remote: None,
-                codec: None,
-                media: None,
-                session_id,
-                version: 1,
-                answered: true,
-                established: false,
-                held: false,
-                local_hangup: false,
-            },
-        );
-        let option = InviteOption {
-            caller: parse_uri(&format!(
-                "sip:{}@{}",
-                inner.config.user, inner.config.domain
-            ))?,
-            callee: target,
-            contact: inner.contact()?,
-            content_type: Some("application/sdp".to_owned()),
-            offer: Some(offer.into_bytes()),
-            credential: inner.credential(),
-            call_id: Some(call_id.clone()),
-            headers: Some(vec![Header::Other("Allow".into(), ALLOW.into())]),
-            ..Default::default()
-        };
-        let (dialog, handle) = match inner
-            .dialogs
-            .do_invite_async(option, inner.state_sender.clone())
-        {
-            Ok(started) => started,
-            Err(e) => {
-                inner.calls.lock().expect("calls lock").remove(&call_id);
-                return Err(stack("sending INVITE")(e));
-            }
-        };
-        if let Some(call) = inner.calls.lock().expect("calls lock").get_mut(&call_id) {
-            call.dialog = CallDialog::Client(dialog);
-        }
-        let inner = inner.clone();
-        let id = call_id.clone();
-        tokio::spawn(async move {
-            let outcome = handle.await;
-            let response = match outcome {
-                Ok(Ok((_, response))) => response,
-                Ok(Err(e)) => {
-                    close_call(
-                        &inner,
-                        &id,
-                        CloseReason::Failed {
-                            reason: e.to_string(),
-                        },
-                    )
-                    .await;
-                    return;
-                }
-                Err(e) => {
-                    close_call(
-                        &inner,
-                        &id,
-                        CloseReason::Failed {
-                            reason: e.to_string(),
-                        },
-                    )
-                    .await;
-                    return;
-                }
-            };
-            match response {
-                Some(resp) if resp.status_code.kind() == StatusCodeKind::Successful => {
-                    on_answered(&inner, &id, &resp.body).await;
-                }
-                Some(resp) => {
-                    let reason = CloseReason::Rejected {
-                        code: resp.status_code.code(),
-                        reason: resp.status_code.text().to_owned(),
-                    };
-                    close_call(&inner, &id, reason).await;
-                }
-                None => close_call(&inner, &id, CloseReason::Timeout).await,
-            }
-        });
-        Ok(call_id)
+        place_call(&self.inner, uri, None).await
     }
 
     /// Sends a SIP MESSAGE (text/plain; charset=UTF-8) to `uri`, answering 401/407 challenges.
@@ -646,6 +827,112 @@ impl UserAgent {
     }
 }
 
+/// Sends an INVITE to `uri` and tracks the call; `outcome` is told when it is answered or fails.
+async fn place_call(
+    inner: &Arc<Inner>,
+    uri: &str,
+    outcome: Option<tokio::sync::oneshot::Sender<std::result::Result<(), String>>>,
+) -> Result<String> {
+    let target = if uri.contains(':') {
+        parse_uri(uri)?
+    } else {
+        parse_uri(&format!("sip:{uri}@{}", inner.config.domain))?
+    };
+    let rtp = bind_rtp(inner.local_addr.ip()).await?;
+    let local_rtp = rtp.local_addr().map_err(|source| Error::Socket {
+        addr: inner.local_addr,
+        source,
+    })?;
+    let call_id = format!("{}@{}", random_token(), inner.local_addr.ip());
+    let session_id = rand::random::<u32>().into();
+    let offer = sdp::write_audio(
+        local_rtp,
+        &inner.config.codecs,
+        Some(TELEPHONE_EVENT_PT),
+        Direction::SendRecv,
+        session_id,
+        1,
+    );
+    let mut call = Call::new(CallDialog::Dialing, rtp, session_id);
+    call.answered = true;
+    call.outcome = outcome;
+    inner
+        .calls
+        .lock()
+        .expect("calls lock")
+        .insert(call_id.clone(), call);
+    let option = InviteOption {
+        caller: parse_uri(&format!(
+            "sip:{}@{}",
+            inner.config.user, inner.config.domain
+        ))?,
+        callee: target,
+        contact: inner.contact()?,
+        content_type: Some("application/sdp".to_owned()),
+        offer: Some(offer.into_bytes()),
+        credential: inner.credential(),
+        call_id: Some(call_id.clone()),
+        headers: Some(vec![Header::Other("Allow".into(), ALLOW.into())]),
+        ..Default::default()
+    };
+    let (dialog, handle) = match inner
+        .dialogs
+        .do_invite_async(option, inner.state_sender.clone())
+    {
+        Ok(started) => started,
+        Err(e) => {
+            inner.calls.lock().expect("calls lock").remove(&call_id);
+            return Err(stack("sending INVITE")(e));
+        }
+    };
+    if let Some(call) = inner.calls.lock().expect("calls lock").get_mut(&call_id) {
+        call.dialog = CallDialog::Client(dialog);
+    }
+    let inner = inner.clone();
+    let id = call_id.clone();
+    tokio::spawn(async move {
+        let response = match handle.await {
+            Ok(Ok((_, response))) => response,
+            Ok(Err(e)) => {
+                close_call(
+                    &inner,
+                    &id,
+                    CloseReason::Failed {
+                        reason: e.to_string(),
+                    },
+                )
+                .await;
+                return;
+            }
+            Err(e) => {
+                close_call(
+                    &inner,
+                    &id,
+                    CloseReason::Failed {
+                        reason: e.to_string(),
+                    },
+                )
+                .await;
+                return;
+            }
+        };
+        match response {
+            Some(resp) if resp.status_code.kind() == StatusCodeKind::Successful => {
+                on_answered(&inner, &id, &resp.body).await;
+            }
+            Some(resp) => {
+                let reason = CloseReason::Rejected {
+                    code: resp.status_code.code(),
+                    reason: resp.status_code.text().to_owned(),
+                };
+                close_call(&inner, &id, reason).await;
+            }
+            None => close_call(&inner, &id, CloseReason::Timeout).await,
+        }
+    });
+    Ok(call_id)
+}
+
 fn rejected(what: &'static str, resp: &rsipstack::sip::Response) -> Error {
     Error::Stack {
         context: what,
@@ -714,27 +1001,38 @@ fn start_media(
         });
         Box::new(crate::audio::NullDevice)
     });
-    let (errors, mut errors_rx) = mpsc::unbounded_channel::<String>();
+    let (media_events, mut media_rx) = mpsc::unbounded_channel::<MediaEvent>();
     let events = inner.events.clone();
     let id = call_id.to_owned();
     tokio::spawn(async move {
-        while let Some(reason) = errors_rx.recv().await {
-            events
-                .send(Event::AudioError {
+        while let Some(event) = media_rx.recv().await {
+            let event = match event {
+                MediaEvent::DeviceError(reason) => Event::AudioError {
                     call_id: id.clone(),
                     reason,
-                })
-                .ok();
+                },
+                MediaEvent::Dtmf(digit) => Event::Dtmf {
+                    call_id: id.clone(),
+                    digit,
+                },
+            };
+            debug!(?event, "event");
+            events.send(event).ok();
         }
     });
+    call.held_remote = remote.direction.holds_peer();
     call.media = Some(MediaStream::start(
         call.rtp.clone(),
         remote.rtp_addr,
-        codec,
-        remote.direction != Direction::SendOnly && remote.direction != Direction::Inactive,
+        MediaOptions {
+            codec,
+            telephone_event: call.telephone_event,
+            sending: !call.held_local && !call.held_remote,
+            muted: call.muted,
+        },
         source,
         sink,
-        errors,
+        media_events,
     ));
 }
 
@@ -774,6 +1072,7 @@ async fn on_answered(inner: &Arc<Inner>, call_id: &str, body: &[u8]) {
     };
     call.remote = Some(remote.clone());
     call.codec = Some(codec);
+    call.telephone_event = remote.telephone_event;
     start_media(inner, call_id, call, &remote, codec);
     if !call.established {
         call.established = true;
@@ -781,13 +1080,24 @@ async fn on_answered(inner: &Arc<Inner>, call_id: &str, body: &[u8]) {
             call_id: call_id.to_owned(),
         });
     }
+    if let Some(outcome) = call.outcome.take() {
+        outcome.send(Ok(())).ok();
+    }
 }
 
 /// Removes the call, stops its media (flushing recordings) and reports `Closed` once.
 async fn close_call(inner: &Arc<Inner>, call_id: &str, reason: CloseReason) {
-    let Some(call) = inner.calls.lock().expect("calls lock").remove(call_id) else {
+    let Some(mut call) = inner.calls.lock().expect("calls lock").remove(call_id) else {
         return;
     };
+    if let Some(outcome) = call.outcome.take() {
+        let failure = match &reason {
+            CloseReason::Rejected { code, reason } => format!("{code} {reason}"),
+            CloseReason::Timeout => "408 Request Timeout".to_owned(),
+            _ => "500 Server Internal Error".to_owned(),
+        };
+        outcome.send(Err(failure)).ok();
+    }
     let reason = if call.local_hangup && reason != CloseReason::Declined {
         CloseReason::LocalHangup
     } else {
@@ -987,13 +1297,19 @@ async fn handle_invite(inner: &Arc<Inner>, mut tx: Transaction) -> Result<()> {
             .await
             .map_err(stack("answering 400"));
     };
-    if inner
-        .calls
-        .lock()
-        .expect("calls lock")
-        .contains_key(&call_id)
-    {
-        return Ok(()); // a retransmission racing the first copy
+    let waiting = {
+        let calls = inner.calls.lock().expect("calls lock");
+        if calls.contains_key(&call_id) {
+            return Ok(()); // a retransmission racing the first copy
+        }
+        calls.values().any(Call::is_up)
+    };
+    if waiting && inner.config.busy_policy == BusyPolicy::Reject486 {
+        info!(call_id, "busy: refusing a second call with 486");
+        return tx
+            .reply(StatusCode::BusyHere)
+            .await
+            .map_err(stack("answering 486"));
     }
     let rtp = bind_rtp(inner.local_addr.ip()).await?;
     let dialog = inner
@@ -1009,22 +1325,19 @@ async fn handle_invite(inner: &Arc<Inner>, mut tx: Transaction) -> Result<()> {
     tx.send_trying()
         .await
         .map_err(stack("sending 100 Trying"))?;
-    inner.calls.lock().expect("calls lock").insert(
-        call_id.clone(),
-        Call {
-            dialog: CallDialog::Server(server.clone()),
-            rtp,
-            remote: Some(remote),
-            codec: Some(codec),
-            media: None,
-            session_id: rand::random::<u32>().into(),
-            version: 1,
-            answered: false,
-            established: false,
-            held: false,
-            local_hangup: false,
-        },
+    let mut call = Call::new(
+        CallDialog::Server(server.clone()),
+        rtp,
+        rand::random::<u32>().into(),
     );
+    call.telephone_event = remote.telephone_event;
+    call.remote = Some(remote);
+    call.codec = Some(codec);
+    inner
+        .calls
+        .lock()
+        .expect("calls lock")
+        .insert(call_id.clone(), call);
     server
         .ringing(None, None)
         .map_err(stack("sending 180 Ringing"))?;
@@ -1032,6 +1345,7 @@ async fn handle_invite(inner: &Arc<Inner>, mut tx: Transaction) -> Result<()> {
         call_id: call_id.clone(),
         from,
         to,
+        waiting,
     });
     let mut dialog = dialog;
     dialog
@@ -1138,20 +1452,25 @@ async fn on_dialog_state(inner: &Arc<Inner>, state: DialogState) {
                 handle.reply(status).await.ok();
             }
         },
-        DialogState::Info(_, _, handle)
-        | DialogState::Options(_, _, handle)
-        | DialogState::Notify(_, _, handle) => {
+        DialogState::Notify(id, request, handle) => {
+            handle.reply(StatusCode::OK).await.ok();
+            on_notify(inner, &id.call_id, &request).await;
+        }
+        DialogState::Refer(id, request, handle) => {
+            on_refer(inner, &id.call_id, &request, handle).await;
+        }
+        DialogState::Info(_, _, handle) | DialogState::Options(_, _, handle) => {
             handle.reply(StatusCode::OK).await.ok();
         }
-        DialogState::Refer(_, _, handle) | DialogState::Publish(_, _, handle) => {
+        DialogState::Publish(_, _, handle) => {
             handle.reply(StatusCode::NotImplemented).await.ok();
         }
         DialogState::Calling(_) | DialogState::Trying(_) | DialogState::WaitAck(_, _) => {}
     }
 }
 
-/// Answers a re-INVITE's offer with our current stream; reports hold or resume when its
-/// direction changes.
+/// Answers a re-INVITE's offer with our current stream; reports hold or resume when the peer's
+/// direction changes, and follows a new RTP address.
 fn reinvite_answer(
     inner: &Arc<Inner>,
     call_id: &str,
@@ -1172,18 +1491,29 @@ fn reinvite_answer(
             offered: remote.offered,
         });
     }
-    let held = matches!(remote.direction, Direction::SendOnly | Direction::Inactive);
-    let event = match (call.held, held) {
+    let held = remote.direction.holds_peer();
+    let event = match (call.held_remote, held) {
         (false, true) => Some(Event::Held {
             call_id: call_id.to_owned(),
+            by_peer: true,
         }),
         (true, false) => Some(Event::Resumed {
             call_id: call_id.to_owned(),
+            by_peer: true,
         }),
         _ => None,
     };
-    call.held = held;
+    call.held_remote = held;
     call.version += 1;
+    if remote.telephone_event.is_some() {
+        call.telephone_event = remote.telephone_event;
+    }
+    if let Some(media) = &call.media {
+        if call.remote.as_ref().map(|r| r.rtp_addr) != Some(remote.rtp_addr) {
+            media.set_remote(remote.rtp_addr);
+        }
+    }
+    call.apply_hold();
     let local = call.rtp.local_addr().map_err(|source| Error::Socket {
         addr: inner.local_addr,
         source,
@@ -1191,10 +1521,142 @@ fn reinvite_answer(
     let body = sdp::write_audio(
         local,
         &[codec],
-        remote.direction.answer(),
+        remote.telephone_event,
+        remote.direction.answer_holding(call.held_local),
         call.session_id,
         call.version,
     );
     call.remote = Some(remote);
     Ok((body, event))
+}
+
+/// The status code of a `message/sipfrag` body (`SIP/2.0 200 OK`), if it is one.
+pub(crate) fn sipfrag_status(body: &[u8]) -> Option<u16> {
+    let text = std::str::from_utf8(body.get(..body.len().min(256))?).ok()?;
+    let line = text.lines().next()?.trim();
+    let rest = line.strip_prefix("SIP/2.0 ")?;
+    let code: u16 = rest.get(..3)?.parse().ok()?;
+    (100..700).contains(&code).then_some(code)
+}
+
+/// A NOTIFY in a call: when it reports on our REFER, a final 2xx completes the transfer
+/// (`Transferred`, then BYE); a final failure ends the attempt and the call stays.
+async fn on_notify(inner: &Arc<Inner>, call_id: &str, request: &rsipstack::sip::Request) {
+    let is_refer = raw_header(request, "Event")
+        .is_some_and(|e| e.trim().to_ascii_lowercase().starts_with("refer"));
+    let Some(code) = sipfrag_status(&request.body).filter(|_| is_refer) else {
+        return;
+    };
+    if code < 200 {
+        debug!(call_id, code, "transfer in progress");
+        return;
+    }
+    let (target, dialog) = {
+        let mut calls = inner.calls.lock().expect("calls lock");
+        let Some(call) = calls.get_mut(call_id) else {
+            return;
+        };
+        let Some(target) = call.transfer_target.take() else {
+            return;
+        };
+        if !(200..300).contains(&code) {
+            warn!(call_id, code, "the transfer target refused; the call stays");
+            return;
+        }
+        call.local_hangup = true;
+        (target, call.dialog.clone())
+    };
+    info!(call_id, "transfer completed");
+    inner.emit(Event::Transferred {
+        call_id: call_id.to_owned(),
+        target,
+    });
+    let result = match dialog {
+        CallDialog::Server(d) => d.bye().await,
+        CallDialog::Client(d) => d.hangup().await,
+        CallDialog::Dialing => Ok(()),
+    };
+    if let Err(e) = result {
+        debug!(call_id, error = %e, "BYE after transfer failed");
+    }
+    close_call(inner, call_id, CloseReason::LocalHangup).await;
+}
+
+/// Reads the URI of a Refer-To value (`<sip:…>` with parameters, or a bare URI).
+fn refer_to_uri(value: &str) -> Option<String> {
+    let party = identity::parse_name_addr(value)?;
+    let uri = party.uri.split('?').next().unwrap_or_default().to_owned();
+    parse_uri(&uri).ok()?;
+    Some(uri)
+}
+
+/// The peer asks us to call someone else (blind transfer, RFC 3515): 202, NOTIFY 100, the new
+/// call, NOTIFY with its outcome, and on success BYE to the old call.
+async fn on_refer(
+    inner: &Arc<Inner>,
+    call_id: &str,
+    request: &rsipstack::sip::Request,
+    handle: rsipstack::dialog::dialog::TransactionHandle,
+) {
+    let target = raw_header(request, "Refer-To").and_then(|v| refer_to_uri(&v));
+    let dialog = inner
+        .calls
+        .lock()
+        .expect("calls lock")
+        .get(call_id)
+        .and_then(|c| c.confirmed_dialog(call_id, "be transferred").ok());
+    let (Some(target), Some(dialog)) = (target, dialog) else {
+        handle.reply(StatusCode::BadRequest).await.ok();
+        return;
+    };
+    handle.reply(StatusCode::Accepted).await.ok();
+    info!(call_id, %target, "transferred by the peer");
+    let inner = inner.clone();
+    let call_id = call_id.to_owned();
+    tokio::spawn(async move {
+        notify_refer(&dialog, "SIP/2.0 100 Trying", "active;expires=60").await;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let outcome = match place_call(&inner, &target, Some(tx)).await {
+            Ok(_) => rx
+                .await
+                .unwrap_or_else(|_| Err("500 Server Internal Error".to_owned())),
+            Err(e) => Err(format!("503 Service Unavailable ({e})")),
+        };
+        match outcome {
+            Ok(()) => {
+                notify_refer(&dialog, "SIP/2.0 200 OK", "terminated;reason=noresource").await;
+                if let Some(call) = inner.calls.lock().expect("calls lock").get_mut(&call_id) {
+                    call.local_hangup = true;
+                }
+                dialog.bye().await.ok();
+                close_call(&inner, &call_id, CloseReason::LocalHangup).await;
+            }
+            Err(status) => {
+                let code = status.get(..3).unwrap_or("500");
+                let frag = format!("SIP/2.0 {code} Transfer Failed");
+                notify_refer(&dialog, &frag, "terminated;reason=noresource").await;
+            }
+        }
+    });
+}
+
+/// Sends a NOTIFY for a REFER we received, once the dialog is back to confirmed.
+async fn notify_refer(dialog: &InviteDialog, sipfrag: &str, state: &str) {
+    for _ in 0..100 {
+        if dialog.state().is_confirmed() || dialog.state().is_terminated() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let headers = vec![
+        Header::Event("refer".into()),
+        Header::SubscriptionState(state.into()),
+        Header::ContentType("message/sipfrag;version=2.0".into()),
+    ];
+    if let Err(e) = dialog
+        .notify(Some(headers), Some(format!("{sipfrag}\r\n").into_bytes()))
+        .await
+    {
+        debug!(error = %e, "NOTIFY for REFER failed");
+    }
 }
