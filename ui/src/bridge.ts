@@ -4,6 +4,7 @@
 
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
+import { openUrl } from "@tauri-apps/plugin-opener";
 import type {
   AgentAction,
   AppSettings,
@@ -58,6 +59,8 @@ export interface Bridge {
   saveAudio(choice: AudioChoice): Promise<AudioDevices>;
   testTone(output: string | null): Promise<void>;
   micMonitor(on: boolean): Promise<void>;
+  /** Opens a Salesforce page in the system browser (the opener plugin; https only). */
+  openPage(url: string): Promise<void>;
 
   onUiEvent(handler: (event: UiEvent) => void): Promise<Unlisten>;
   onSipStatus(handler: (status: SipStatus) => void): Promise<Unlisten>;
@@ -74,6 +77,11 @@ export function errorText(error: unknown): string {
     return String((error as { message: unknown }).message);
   }
   return String(error);
+}
+
+/** An https page, or the local emulator's http page (the demo). */
+export function isPageUrl(url: string): boolean {
+  return /^https:\/\/[^\s]+$/.test(url) || /^http:\/\/(127\.0\.0\.1|localhost)(:\d+)?\//.test(url);
 }
 
 const VIEWS: readonly ViewName[] = ["panel", "history", "sms", "settings"];
@@ -111,6 +119,8 @@ export function tauriBridge(): Bridge {
     saveAudio: (choice) => invoke("save_audio", { choice }),
     testTone: (output) => invoke("test_tone", { output }),
     micMonitor: (on) => invoke("mic_monitor", { on }),
+    openPage: (url) =>
+      isPageUrl(url) ? openUrl(url) : Promise.reject(new Error("Only Salesforce web pages open.")),
 
     onUiEvent: (handler) => on("ui-event", handler),
     onSipStatus: (handler) => on("sip-status", handler),
