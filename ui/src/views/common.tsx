@@ -40,16 +40,11 @@ export function Dialog({ id, title, onClose, children }: DialogProps) {
     if (e.key !== "Tab" || !root) return;
     const items = focusables(root);
     if (items.length === 0) return;
-    const first = items[0]!;
-    const last = items[items.length - 1]!;
+    // Focus moves here rather than by the browser, so it never leaves the dialog.
+    e.preventDefault();
     const at = items.indexOf(document.activeElement as HTMLElement);
-    if (e.shiftKey && (at <= 0)) {
-      e.preventDefault();
-      last.focus();
-    } else if (!e.shiftKey && (at === -1 || at === items.length - 1)) {
-      e.preventDefault();
-      first.focus();
-    }
+    const next = e.shiftKey ? (at <= 0 ? items.length - 1 : at - 1) : at === -1 || at === items.length - 1 ? 0 : at + 1;
+    items[next]?.focus();
   };
   return (
     <div class="backdrop">
