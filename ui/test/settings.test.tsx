@@ -1,0 +1,79 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { setBridge } from "../src/bridge";
+import { setLanguage } from "../src/i18n";
+import { myDomainUrl, SettingsView } from "../src/views/SettingsView";
+import { SmsView } from "../src/views/SmsView";
+import { fakeBridge, type Fake } from "./fakeBridge";
+import { $, change, click, mount, settle, text, type, unmount } from "./render";
+
+let fake: Fake;
+beforeEach(() => {
+  setLanguage("en");
+  fake = fakeBridge();
+  setBridge(fake.bridge);
+});
+afterEach(() => {
+  unmount();
+  setBridge(null);
+});
+
+describe("Salesforce settings", () => {
+  it("reads a My Domain address typed with or without its scheme", () => {
+    expect(myDomainUrl("acme.my.salesforce.com"), "the scheme is added").toEqual({ url: "https://acme.my.salesforce.com" });
+    expect(myDomainUrl("https://acme--uat.sandbox.my.salesforce.com/"), "a trailing slash is fine").toEqual({ url: "https://acme--uat.sandbox.my.salesforce.com" });
+    expect(myDomainUrl("http://acme.my.salesforce.com"), "plain http is refused").toEqual({ error: "sf.my_domain_invalid" });
+    expect(myDomainUrl("https://acme.my.salesforce.com/secur/login"), "a page path is refused").toEqual({ error: "sf.my_domain_invalid" });
+  });
+
+  it("signs in on My Domain, lists the check's problems, and disconnects", async () => {
+    fake.bridge.sfCheck = async () => ({
+      ok: false,
+      problems: ["The session expired: sign in again.", "API access is off for this user."],
+      username: null,
+      instance_url: null,
+      api_usage: null,
+    });
+    await mount(<SettingsView micLevel={0} onSaved={() => undefined} />);
+    await change("#sf-environment", "my_domain");
+    await type("#sf-my-domain-url", "ftp://nope");
+    await click("#sf-sign-in");
+    expect(text("#sf-error"), "a bad address is explained").toContain("https address");
+    expect(fake.bridge.sfSignIn, "nothing opens for a bad address").not.toHaveBeenCalled();
+    await type("#sf-my-domain-url", "acme.my.salesforce.com");
+    await click("#sf-sign-in");
+    expect(fake.bridge.sfSignIn, "the browser login starts on the org's domain").toHaveBeenCalledWith({ kind: "my_domain", url: "https://acme.my.salesforce.com" });
+    await click("#sf-check");
+    expect([...document.querySelectorAll("#sf-problems li")].map((li) => li.textContent), "every problem is listed").toEqual([
+      "The session expired: sign in again.",
+      "API access is off for this user.",
+    ]);
+  });
+
+  it("meters the microphone only while the test runs", async () => {
+    await mount(<SettingsView micLevel={0.6} onSaved={() => undefined} />);
+    expect(($("#mic-level") as HTMLMeterElement).value, "the meter rests at 0 before the test").toBe(0);
+    await click("#mic-monitor");
+    expect(fake.bridge.micMonitor, "the shell starts the monitor").toHaveBeenCalledWith(true);
+    expect(($("#mic-level") as HTMLMeterElement).value, "the level shows while monitoring").toBe(0.6);
+    expect($("#mic-monitor").getAttribute("aria-pressed"), "the toggle says it is on").toBe("true");
+    unmount();
+    await settle();
+    expect(fake.bridge.micMonitor, "leaving the settings stops the monitor").toHaveBeenLastCalledWith(false);
+  });
+});
+
+describe("SMS", () => {
+  it("opens a thread and sends a reply to its number", async () => {
+    fake.bridge.smsThreads = async () => [
+      { number: "+82212345678", display_name: null, last_text: "안녕하세요", last_at: "2026-03-02T01:00:00Z", record: null },
+    ];
+    fake.bridge.smsMessages = async () => [{ direction: "Inbound", text: "안녕하세요", at: "2026-03-02T01:00:00Z" }];
+    await mount(<SmsView />);
+    await click('[data-testid="sms-thread-+82212345678"]');
+    expect(text("#sms-messages"), "the thread's message shows").toContain("안녕하세요");
+    await type("#sms-text", "네, 확인했습니다");
+    await click("#sms-send");
+    expect(fake.bridge.sendSms, "the reply goes to the thread's number").toHaveBeenCalledWith("+82212345678", "네, 확인했습니다");
+    expect(($("#sms-text") as HTMLTextAreaElement).value, "the field empties after sending").toBe("");
+  });
+});
