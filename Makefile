@@ -14,6 +14,7 @@ demo: deps
 ## Every check and every test, as CI runs it.
 test: deps lint
 	$(CARGO) nextest run --workspace --no-fail-fast
+	cd ui && npm run lint && npm test
 
 lint:
 	$(CARGO) fmt --all --check
