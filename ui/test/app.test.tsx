@@ -134,6 +134,22 @@ describe("panel", () => {
   });
 });
 
+describe("popup window", () => {
+  it("shows the ringing caller with matches, answers, and empties once answered", async () => {
+    await mount(<App mode="popup" />);
+    expect(text('[data-testid="popup-idle"]'), "nothing rings yet").toBe("No call is ringing.");
+    await emit(ringing("p1", "Hanako"));
+    expect(text("#popup-caller"), "the caller is shown before the lookup ends").toContain("Hanako");
+    expect(text('[data-testid="popup-records"]'), "the lookup is under way").toBe("Looking up the caller…");
+    await emit(popup("p1", [SATO, DUPONT], "Hanako"));
+    expect(text('[data-testid="popup-records"]'), "both matches with their fields").toContain("Dupont SARL");
+    await click("#answer");
+    expect(fake.bridge.act, "answer from the popup").toHaveBeenCalledWith({ action: "answer", call_id: "p1" });
+    await emit(phase("p1", "established"));
+    expect(document.querySelector("#popup-caller"), "an answered call leaves the popup").toBeNull();
+  });
+});
+
 describe("dial request", () => {
   it("asks before dialing a clicked link, keeps focus inside, and closes with Esc", async () => {
     await mount(<App mode="main" />);

@@ -26,14 +26,6 @@ export function PopupView(props: { call: CallView | null }) {
     <main class="popup" aria-labelledby="popup-title">
       <h1 id="popup-title" class="visually-hidden">{t("popup.title")}</h1>
       <Caller call={call} id="popup-caller" />
-      <div class="popup-records" data-testid="popup-records">
-        {call.popup === null ? <p class="muted">{t("records.looking_up")}</p> : null}
-        {call.popup !== null && matches.length === 0 ? <p class="muted">{t("records.none")}</p> : null}
-        {matches.length > 1 ? <p>{t("records.several", { n: matches.length })}</p> : null}
-        {matches.slice(0, 3).map((m) => (
-          <RecordFields key={m.record.id} record={m} />
-        ))}
-      </div>
       <Notice id="popup-error" kind="error" text={error ?? call.error} />
       <div class="controls">
         <button type="button" id="answer" data-testid="answer" class="primary answer" onClick={() => act("answer")}>
@@ -42,6 +34,14 @@ export function PopupView(props: { call: CallView | null }) {
         <button type="button" id="decline" data-testid="decline" class="danger" onClick={() => act("decline")}>
           {t("call.decline")}
         </button>
+      </div>
+      <div class="popup-records" data-testid="popup-records">
+        {call.popup === null ? <p class="muted">{t("records.looking_up")}</p> : null}
+        {call.popup !== null && matches.length === 0 ? <p class="muted">{t("records.none")}</p> : null}
+        {matches.length > 1 ? <p>{t("records.several", { n: matches.length })}</p> : null}
+        {matches.slice(0, 3).map((m) => (
+          <RecordFields key={m.record.id} record={m} />
+        ))}
       </div>
     </main>
   );
