@@ -123,6 +123,47 @@ describe("panel", () => {
     expect(text("#created-record-error"), "bad input gets a sentence").toContain("not a link or Id");
   });
 
+  it("holds, resumes, mutes, sends DTMF and transfers during a call", async () => {
+    await mount(<App mode="main" />);
+    await emit(ringing("t1"), phase("t1", "established"));
+    expect(document.querySelector("#dial-input"), "the dial pad gives way to the call's controls").toBeNull();
+    await click("#hold");
+    expect(fake.bridge.act, "hold").toHaveBeenLastCalledWith({ action: "hold", call_id: "t1" });
+    await emit(phase("t1", "held"));
+    expect(text('[data-testid="call-phase"]'), "the card says on hold").toBe("On hold");
+    await click("#resume");
+    expect(fake.bridge.act, "resume").toHaveBeenLastCalledWith({ action: "resume", call_id: "t1" });
+    await click("#mute");
+    expect(fake.bridge.act, "mute on").toHaveBeenLastCalledWith({ action: "mute", call_id: "t1", muted: true });
+    expect($("#mute").getAttribute("aria-pressed"), "the mute button shows it is on").toBe("true");
+    await click("#mute");
+    expect(fake.bridge.act, "mute off").toHaveBeenLastCalledWith({ action: "mute", call_id: "t1", muted: false });
+    await click("#dtmf-toggle");
+    await click("#dtmf-key-hash");
+    expect(fake.bridge.act, "a keypad press sends the tone").toHaveBeenLastCalledWith({ action: "send_dtmf", call_id: "t1", digits: "#" });
+    await type("#transfer-input", " 2001 ");
+    await click("#transfer-button");
+    expect(fake.bridge.act, "transfer to the typed target").toHaveBeenLastCalledWith({ action: "transfer", call_id: "t1", target: "2001" });
+  });
+
+  it("finds another contact by name and picks it", async () => {
+    fake.bridge.searchRecords = async (q: string) =>
+      q === "Kim"
+        ? [{ record: { sobject: "Contact", id: "003000000000077AAA" }, name: "Kim Minjun", phones: {}, fields: {} }]
+        : [];
+    await mount(<App mode="main" />);
+    await emit(ringing("s1"), popup("s1", [SATO]));
+    await type("#record-search", "Kim");
+    await key($("#record-search"), "Enter");
+    await click('[data-testid="pick-003000000000077AAA"]');
+    expect(fake.bridge.act, "the found record is picked").toHaveBeenLastCalledWith({
+      action: "pick_record",
+      call_id: "s1",
+      record: { record: { sobject: "Contact", id: "003000000000077AAA" }, name: "Kim Minjun", phones: {}, fields: {} },
+    });
+    expect(text('[data-testid="chosen-record"]'), "the card names the pick").toContain("Kim Minjun");
+  });
+
   it("shows an action the shell refused on the call's card", async () => {
     fake.bridge.act = async () => {
       throw "The call has already ended.";

@@ -1,7 +1,7 @@
 // Status lines for the SIP registration and the Salesforce connection.
 
 import type { ApiUsage, ConnectionState, SipStatus } from "../contract";
-import { t } from "../i18n";
+import { currentLanguage, t } from "../i18n";
 
 export function sipText(sip: SipStatus | null): string {
   if (!sip) return t("sip.unknown");
@@ -26,7 +26,7 @@ export function connectionText(c: ConnectionState): string {
     case "offline":
       return t("sf.offline", { reason: c.reason });
     case "limit_exceeded":
-      return t("sf.limit_exceeded", { until: new Date(c.until).toLocaleTimeString() });
+      return t("sf.limit_exceeded", { until: new Date(c.until).toLocaleTimeString(currentLanguage(), { hour: "2-digit", minute: "2-digit" }) });
     case "reconnect_needed":
       return t("sf.reconnect_needed");
   }

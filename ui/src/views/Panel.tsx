@@ -2,7 +2,7 @@
 // and the last ended calls with their log state.
 
 import type { Behaviour, SipStatus } from "../contract";
-import { t } from "../i18n";
+import { currentLanguage, t } from "../i18n";
 import { callerLabel, endedCalls, liveCalls, type CallsState } from "../model/calls";
 import { connectionText, sipText, usagePercent } from "../model/status";
 import { CallCard, LogBadge } from "./CallCard";
@@ -24,7 +24,7 @@ export function StatusBar(props: { sip: SipStatus | null; calls: CallsState }) {
       </span>
       {usage && pct !== null ? (
         <label class="usage" for="api-usage">
-          <span>{t("status.api_usage", { used: usage.used.toLocaleString(), max: usage.max.toLocaleString() })}</span>
+          <span>{t("status.api_usage", { used: usage.used.toLocaleString(currentLanguage()), max: usage.max.toLocaleString(currentLanguage()) })}</span>
           <meter id="api-usage" data-testid="api-usage" min={0} max={100} low={70} high={90} optimum={0} value={pct} />
         </label>
       ) : null}
