@@ -145,7 +145,7 @@ export function App(props: { mode: Mode }) {
     <div class="app">
       {live_region}
       <header class="app-head">
-        <StatusBar sip={sip} calls={calls} />
+        <StatusBar sip={sip} calls={calls} onSignIn={() => setView("settings")} />
         <nav aria-label={t("nav.label")}>
           {NAV.map(([name, label]) => (
             <button

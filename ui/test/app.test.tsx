@@ -35,6 +35,11 @@ describe("panel", () => {
     fake.emit.sip({ state: "failed", reason: "403 Forbidden", local_addr: null });
     await settle();
     expect(text("#sip-status"), "a failed registration names the reason").toBe("Phone: 403 Forbidden");
+    expect(document.querySelector("#sf-reconnect"), "no sign-in prompt while connected").toBeNull();
+    await emit({ event: "connection", state: { state: "reconnect_needed" } });
+    expect(text("#sf-status"), "an ended session says so").toBe("Salesforce: sign in again");
+    await click("#sf-reconnect");
+    expect($("#nav-settings").getAttribute("aria-current"), "the prompt leads to the Salesforce settings").toBe("page");
   });
 
   it("shows a hostile display name as text in the panel and the popup", async () => {

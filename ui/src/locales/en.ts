@@ -2,7 +2,7 @@
 
 export const en = {
   nav: { label: "Views", panel: "Phone", history: "History", sms: "SMS", settings: "Settings" },
-  status: { title: "Status", api_usage: "API {{used}} / {{max}}" },
+  status: { title: "Status", api_usage: "API {{used}} / {{max}}", sign_in: "Sign in again" },
   sip: {
     unknown: "Phone: starting",
     unregistered: "Phone: not registered",

@@ -4,7 +4,7 @@ import type { Strings } from "./en";
 
 export const fr: Strings = {
   nav: { label: "Vues", panel: "Téléphone", history: "Historique", sms: "SMS", settings: "Réglages" },
-  status: { title: "État", api_usage: "API {{used}} / {{max}}" },
+  status: { title: "État", api_usage: "API {{used}} / {{max}}", sign_in: "Se reconnecter" },
   sip: {
     unknown: "Téléphone : démarrage",
     unregistered: "Téléphone : non enregistré",

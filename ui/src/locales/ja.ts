@@ -4,7 +4,7 @@ import type { Strings } from "./en";
 
 export const ja: Strings = {
   nav: { label: "表示", panel: "電話", history: "履歴", sms: "SMS", settings: "設定" },
-  status: { title: "状態", api_usage: "API {{used}} / {{max}}" },
+  status: { title: "状態", api_usage: "API {{used}} / {{max}}", sign_in: "再ログイン" },
   sip: {
     unknown: "電話: 起動中",
     unregistered: "電話: 未登録",

@@ -4,7 +4,7 @@ import type { Strings } from "./en";
 
 export const ko: Strings = {
   nav: { label: "보기", panel: "전화", history: "기록", sms: "SMS", settings: "설정" },
-  status: { title: "상태", api_usage: "API {{used}} / {{max}}" },
+  status: { title: "상태", api_usage: "API {{used}} / {{max}}", sign_in: "다시 로그인" },
   sip: {
     unknown: "전화: 시작 중",
     unregistered: "전화: 등록되지 않음",

@@ -10,7 +10,7 @@ import { DialPad } from "./DialPad";
 import { Notice } from "./common";
 import type { Match } from "../contract";
 
-export function StatusBar(props: { sip: SipStatus | null; calls: CallsState }) {
+export function StatusBar(props: { sip: SipStatus | null; calls: CallsState; onSignIn: () => void }) {
   const { sip, calls } = props;
   const usage = calls.apiUsage;
   const pct = usage ? usagePercent(usage) : null;
@@ -22,6 +22,11 @@ export function StatusBar(props: { sip: SipStatus | null; calls: CallsState }) {
       <span id="sf-status" data-testid="sf-status" class={`status sf-${calls.connection.state}`}>
         {connectionText(calls.connection)}
       </span>
+      {calls.connection.state === "reconnect_needed" ? (
+        <button type="button" id="sf-reconnect" data-testid="sf-reconnect" class="link" onClick={props.onSignIn}>
+          {t("status.sign_in")}
+        </button>
+      ) : null}
       {usage && pct !== null ? (
         <label class="usage" for="api-usage">
           <span>{t("status.api_usage", { used: usage.used.toLocaleString(currentLanguage()), max: usage.max.toLocaleString(currentLanguage()) })}</span>
