@@ -171,6 +171,37 @@ pub enum AgentAction {
         /// The text.
         text: String,
     },
+    /// Put a call on hold.
+    Hold {
+        /// The call.
+        call_id: String,
+    },
+    /// Take a call off hold.
+    Resume {
+        /// The call.
+        call_id: String,
+    },
+    /// Mute or unmute the microphone in a call.
+    Mute {
+        /// The call.
+        call_id: String,
+        /// Muted when true.
+        muted: bool,
+    },
+    /// Send DTMF digits in a call.
+    SendDtmf {
+        /// The call.
+        call_id: String,
+        /// The digits.
+        digits: String,
+    },
+    /// Transfer a call (blind) to a number or SIP URI.
+    Transfer {
+        /// The call.
+        call_id: String,
+        /// Where to.
+        target: String,
+    },
 }
 
 /// The engine's typed input.
@@ -485,6 +516,10 @@ impl Loop {
             }
             event @ (TelephonyEvent::SmsReceived { .. } | TelephonyEvent::SmsSent { .. }) => {
                 self.sms(event, now).await
+            }
+            TelephonyEvent::CommandFailed { call_id, message } => {
+                tracing::info!(?call_id, %message, "telephony command failed");
+                self.emit(UiEvent::ActionFailed { call_id, message }).await
             }
         }
     }
@@ -1006,6 +1041,29 @@ impl Loop {
                 self.known(&call_id)?;
                 self.telephony.command(TelephonyCommand::HangUp { call_id })
             }
+            AgentAction::Hold { call_id } => {
+                self.known(&call_id)?;
+                self.telephony.command(TelephonyCommand::Hold { call_id })
+            }
+            AgentAction::Resume { call_id } => {
+                self.known(&call_id)?;
+                self.telephony.command(TelephonyCommand::Resume { call_id })
+            }
+            AgentAction::Mute { call_id, muted } => {
+                self.known(&call_id)?;
+                self.telephony
+                    .command(TelephonyCommand::Mute { call_id, muted })
+            }
+            AgentAction::SendDtmf { call_id, digits } => {
+                self.known(&call_id)?;
+                self.telephony
+                    .command(TelephonyCommand::SendDtmf { call_id, digits })
+            }
+            AgentAction::Transfer { call_id, target } => {
+                self.known(&call_id)?;
+                self.telephony
+                    .command(TelephonyCommand::Transfer { call_id, target })
+            }
             AgentAction::PickRecord { call_id, record } => {
                 self.pin(&call_id, &record, PinSource::Picked)?;
                 let input = cti::wrapup::Input::PickWho {
@@ -1214,7 +1272,12 @@ fn action_call_id(action: &AgentAction) -> Option<&str> {
         | AgentAction::Disposition { call_id, .. }
         | AgentAction::RelatedTo { call_id, .. }
         | AgentAction::Save { call_id }
-        | AgentAction::Discard { call_id } => Some(call_id),
+        | AgentAction::Discard { call_id }
+        | AgentAction::Hold { call_id }
+        | AgentAction::Resume { call_id }
+        | AgentAction::Mute { call_id, .. }
+        | AgentAction::SendDtmf { call_id, .. }
+        | AgentAction::Transfer { call_id, .. } => Some(call_id),
         AgentAction::RetryLog { .. } | AgentAction::Dial { .. } | AgentAction::SendSms { .. } => {
             None
         }

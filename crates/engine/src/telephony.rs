@@ -101,6 +101,14 @@ pub enum TelephonyEvent {
         /// When it was sent.
         at: DateTime<Utc>,
     },
+    /// A command could not be carried out (the source found out after `command` returned); the
+    /// engine shows it to the agent as [`crate::UiEvent::ActionFailed`].
+    CommandFailed {
+        /// The call the command was about, when any.
+        call_id: Option<String>,
+        /// What failed and why, fit to show.
+        message: String,
+    },
 }
 
 /// What the engine asks the telephony source to do.
@@ -142,6 +150,27 @@ pub enum TelephonyCommand {
         to: String,
         /// The message.
         text: String,
+    },
+    /// Mute or unmute the microphone in a call.
+    Mute {
+        /// The call.
+        call_id: String,
+        /// Muted when true.
+        muted: bool,
+    },
+    /// Send DTMF digits in a call (`0-9`, `*`, `#`, `A-D`).
+    SendDtmf {
+        /// The call.
+        call_id: String,
+        /// The digits, in order.
+        digits: String,
+    },
+    /// Transfer a call (blind) to another number or SIP URI.
+    Transfer {
+        /// The call.
+        call_id: String,
+        /// The number or URI to transfer to.
+        target: String,
     },
 }
 

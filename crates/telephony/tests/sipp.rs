@@ -1,0 +1,225 @@
+//! The adapter against sipp: engine events in order for calls in and out, SMS both ways, and
+//! failures reported as events.
+
+mod common;
+
+use common::*;
+use engine::{Direction, EndReason, Telephony, TelephonyCommand, TelephonyEvent};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_ring_answer_bye_arrive_in_order() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let phone = phone("127.0.0.1").await;
+    let mut events = phone.events().expect("first take of the events");
+    let scenario = scenario(
+        dir.path(),
+        "uac_call.xml",
+        &[
+            ("@CALLER@", "+14155550100"),
+            ("@NAME@", "山田 <b>花子</b>"),
+            ("@TALK_MS@", "500"),
+        ],
+    );
+    let sipp = start_sipp(&scenario, free_port(), Some(phone.local_addr()));
+
+    let ringing = next(&mut events, "Ringing").await;
+    let TelephonyEvent::Ringing {
+        call_id,
+        direction,
+        remote_raw,
+        remote_display_name,
+        local,
+        queue,
+    } = ringing
+    else {
+        panic!("the first event of a call is Ringing, got {ringing:?}");
+    };
+    assert_eq!(direction, Direction::Inbound, "sipp calls us");
+    assert_eq!(
+        remote_raw, "+14155550100",
+        "the caller's number is From's user part"
+    );
+    assert_eq!(
+        remote_display_name.as_deref(),
+        Some("山田 <b>花子</b>"),
+        "the display name is carried as data (as sent, unquoted)"
+    );
+    assert_eq!(
+        local.as_deref(),
+        Some("2001"),
+        "the dialed number is To's user part"
+    );
+    assert_eq!(queue, None, "plain SIP has no queue");
+
+    phone
+        .command(TelephonyCommand::Answer {
+            call_id: call_id.clone(),
+        })
+        .expect("the command is accepted");
+    assert_eq!(
+        next(&mut events, "Answered").await,
+        TelephonyEvent::Answered {
+            call_id: call_id.clone()
+        },
+        "after our 200 and sipp's ACK the call is answered"
+    );
+    assert_eq!(
+        next(&mut events, "Ended").await,
+        TelephonyEvent::Ended {
+            call_id,
+            reason: EndReason::HungUp
+        },
+        "sipp's BYE ends the call as hung up"
+    );
+    expect_sipp_success(sipp, "uac_call").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_becomes_sms_received_with_japanese_text_intact() {
+    const TEXT: &str = "お電話ありがとうございます。折り返します";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let phone = phone("127.0.0.1").await;
+    let mut events = phone.events().expect("events");
+    let scenario = scenario(
+        dir.path(),
+        "uac_message.xml",
+        &[("@CALLER@", "+819012345678"), ("@TEXT@", TEXT)],
+    );
+    let sipp = start_sipp(&scenario, free_port(), Some(phone.local_addr()));
+    match next(&mut events, "SmsReceived").await {
+        TelephonyEvent::SmsReceived { from, to, text, .. } => {
+            assert_eq!(from, "+819012345678", "sender's number from the From URI");
+            assert_eq!(to, "2001", "addressed to our number");
+            assert_eq!(text, TEXT, "UTF-8 text intact");
+        }
+        other => panic!("a MESSAGE gives SmsReceived, got {other:?}"),
+    }
+    expect_sipp_success(sipp, "uac_message").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_dial_rings_first_then_answers_and_hangs_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let scenario = scenario(dir.path(), "uas_answer.xml", &[]);
+    let sipp = start_sipp(&scenario, port, None);
+    let phone = phone(&format!("127.0.0.1:{port}")).await;
+    let mut events = phone.events().expect("events");
+    phone
+        .command(TelephonyCommand::Dial {
+            number: "+1 (415) 555-0199".into(),
+        })
+        .expect("accepted");
+    let call_id = match next(&mut events, "Ringing").await {
+        TelephonyEvent::Ringing {
+            call_id,
+            direction: Direction::Outbound,
+            remote_raw,
+            ..
+        } => {
+            assert_eq!(
+                remote_raw, "+1 (415) 555-0199",
+                "the number as the agent dialed it"
+            );
+            call_id
+        }
+        other => panic!("dialing announces an outbound Ringing first, got {other:?}"),
+    };
+    assert_eq!(
+        next(&mut events, "Answered").await,
+        TelephonyEvent::Answered {
+            call_id: call_id.clone()
+        },
+        "sipp's 200 answers the call"
+    );
+    phone
+        .command(TelephonyCommand::HangUp {
+            call_id: call_id.clone(),
+        })
+        .expect("accepted");
+    assert_eq!(
+        next(&mut events, "Ended").await,
+        TelephonyEvent::Ended {
+            call_id,
+            reason: EndReason::HungUp
+        },
+        "our BYE ends the call"
+    );
+    expect_sipp_success(sipp, "uas_answer").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_sms_reaches_sipp_and_reports_sms_sent() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let scenario = scenario(dir.path(), "uas_message.xml", &[]);
+    let sipp = start_sipp(&scenario, port, None);
+    let phone = phone(&format!("127.0.0.1:{port}")).await;
+    let mut events = phone.events().expect("events");
+    phone
+        .command(TelephonyCommand::SendSms {
+            to: "+14155550123".into(),
+            text: "안녕하세요".into(),
+        })
+        .expect("accepted");
+    match next(&mut events, "SmsSent").await {
+        TelephonyEvent::SmsSent { from, to, text, .. } => {
+            assert_eq!(from, "2001", "sent from our number");
+            assert_eq!(to, "+14155550123", "to the number as given");
+            assert_eq!(text, "안녕하세요", "text as given");
+        }
+        other => panic!("a delivered MESSAGE gives SmsSent, got {other:?}"),
+    }
+    expect_sipp_success(sipp, "uas_message").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_come_back_as_command_failed() {
+    let phone = phone("127.0.0.1").await;
+    let mut events = phone.events().expect("events");
+    phone
+        .command(TelephonyCommand::Answer {
+            call_id: "no-such-call".into(),
+        })
+        .expect("accepted: the outcome comes as an event");
+    match next(&mut events, "CommandFailed").await {
+        TelephonyEvent::CommandFailed { call_id, message } => {
+            assert_eq!(call_id.as_deref(), Some("no-such-call"), "names the call");
+            assert!(message.contains("answer"), "says what failed: {message}");
+        }
+        other => panic!("an unknown call's answer fails as an event, got {other:?}"),
+    }
+    phone
+        .command(TelephonyCommand::Dial {
+            number: "1\r\nVia: evil".into(),
+        })
+        .expect("accepted");
+    match next(&mut events, "CommandFailed").await {
+        TelephonyEvent::CommandFailed { call_id, message } => {
+            assert_eq!(call_id, None, "no call was created");
+            assert!(message.contains("cannot call"), "says why: {message}");
+        }
+        other => panic!("an undialable number fails as an event, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_is_serializable_and_starts_unregistered() {
+    let phone = phone("127.0.0.1").await;
+    let status = phone.status().borrow().clone();
+    assert_eq!(
+        status.state,
+        callpop_telephony::RegistrationState::Unregistered,
+        "no registration was asked for"
+    );
+    assert_eq!(
+        status.local_addr,
+        phone.local_addr(),
+        "the bound address is shown"
+    );
+    let json = serde_json::to_value(&status).expect("serializes");
+    assert_eq!(
+        json["state"]["state"], "unregistered",
+        "tagged for the UI: {json}"
+    );
+}
