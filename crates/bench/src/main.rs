@@ -9,6 +9,7 @@
 mod engine;
 mod report;
 mod salesforce;
+mod sip;
 
 use anyhow::{bail, Context, Result};
 
@@ -30,6 +31,7 @@ async fn main() -> Result<()> {
     print(&salesforce::run().await?);
     print(&engine::pops().await?);
     print(&engine::backlog().await?);
+    print(&sip::run().await?);
     let child = std::process::Command::new(std::env::current_exe()?)
         .arg("--engine-memory")
         .stderr(std::process::Stdio::inherit())

@@ -7,18 +7,22 @@ use std::time::Duration;
 pub enum Op {
     /// The value must be at most the target.
     AtMost,
+    /// The value must be at least the target.
+    AtLeast,
 }
 
 impl Op {
     fn symbol(self) -> &'static str {
         match self {
             Op::AtMost => "<=",
+            Op::AtLeast => ">=",
         }
     }
 
     fn holds(self, value: f64, target: f64) -> bool {
         match self {
             Op::AtMost => value <= target,
+            Op::AtLeast => value >= target,
         }
     }
 }
@@ -39,6 +43,16 @@ impl Line {
             value,
             unit,
             op: Op::AtMost,
+            target,
+        }
+    }
+
+    pub fn at_least(name: impl Into<String>, value: f64, unit: &'static str, target: f64) -> Self {
+        Self {
+            name: name.into(),
+            value,
+            unit,
+            op: Op::AtLeast,
             target,
         }
     }
@@ -105,6 +119,26 @@ mod tests {
             "the line must match `BENCH <name> <value> <unit> target <op> <value>`"
         );
         assert!(line.met(), "4.2 is within a target of at most 10");
+    }
+
+    #[test]
+    fn at_least_renders_and_compares_upwards() {
+        let line = Line::at_least(
+            "sip.flood.active_call_packets_per_s",
+            49.5,
+            "packets/s",
+            45.0,
+        );
+        assert_eq!(
+            line.render(),
+            "BENCH sip.flood.active_call_packets_per_s 49.500 packets/s target >= 45",
+            "a floor target prints as >="
+        );
+        assert!(line.met(), "49.5 meets a floor of 45");
+        assert!(
+            !Line::at_least("x", 44.9, "packets/s", 45.0).met(),
+            "44.9 misses a floor of 45"
+        );
     }
 
     #[test]
