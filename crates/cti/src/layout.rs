@@ -66,6 +66,7 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> LayoutError {
 
 /// The three call types of Salesforce softphone layouts (also the values of Task `CallType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum CallType {
     /// A call from outside to the agent.
     Inbound,
@@ -101,6 +102,7 @@ impl fmt::Display for CallType {
 
 /// A call-related field shown in the popup (Salesforce: ANI, DNIS, SEGMENT, QUEUE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum CallField {
     /// Caller ID.
     Ani,
@@ -115,6 +117,7 @@ pub enum CallField {
 /// One field shown for a record: its label and API name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FieldSpec {
     /// Label shown to the agent.
     pub label: String,
@@ -140,6 +143,7 @@ impl FieldSpec {
 /// One object searched and shown, with the fields shown for its records.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ObjectSpec {
     /// Object API name.
     pub sobject: String,
@@ -187,6 +191,7 @@ pub fn standard_phone_fields(sobject: &str) -> &'static [&'static str] {
 /// A screen flow popped with the number as an input variable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FlowTarget {
     /// Flow API name.
     pub name: String,
@@ -206,6 +211,7 @@ fn default_prefill() -> Vec<String> {
 /// What to pop when no record matches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum NoMatchAction {
     /// Pop nothing (the popup still shows the caller).
     DontPop,
@@ -226,6 +232,7 @@ pub enum NoMatchAction {
 /// What to pop when exactly one record matches.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum SingleMatchAction {
     /// The record's detail page.
     Record,
@@ -238,6 +245,7 @@ pub enum SingleMatchAction {
 /// What to pop when several records match.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum MultipleMatchAction {
     /// The search (shown in the app's chooser, see `pop`).
     Search,
@@ -249,6 +257,7 @@ pub enum MultipleMatchAction {
 
 /// Where pops open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum OpenWithin {
     /// Reuse the browser window (default).
     #[default]
@@ -260,6 +269,7 @@ pub enum OpenWithin {
 /// Screen-pop rules of one call type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PopRules {
     /// Where pops open.
     pub open_within: OpenWithin,
@@ -286,6 +296,7 @@ impl PopRules {
 /// The layout of one call type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CallTypeLayout {
     /// Call-related fields shown.
     pub call_fields: Vec<CallField>,
@@ -370,6 +381,7 @@ impl CallTypeLayout {
 /// Softphone panel size in pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PanelSize {
     /// Width (default 400).
     pub width: u32,
@@ -388,7 +400,9 @@ impl Default for PanelSize {
 }
 
 /// A complete softphone layout: one [`CallTypeLayout`] per call type and the panel size.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Layout {
     /// Inbound calls.
     pub inbound: CallTypeLayout,

@@ -154,6 +154,7 @@ impl Normalized {
 /// The rule that tells an internal extension from an outside number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InternalRule {
     /// A number of at most this many digits (and no `+`) is internal. Default 4; `None` turns the
     /// threshold off so that only `patterns` decide.

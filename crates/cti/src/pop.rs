@@ -48,6 +48,7 @@ pub struct CallContext {
 /// The page to open for a call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum PopAction {
     /// Open nothing.
     None,
@@ -81,6 +82,7 @@ pub enum PopAction {
 
 /// One field of a matched record, as the popup shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PopupField {
     /// The layout's label.
     pub label: String,
@@ -92,6 +94,7 @@ pub struct PopupField {
 
 /// A matched record in the popup's chooser.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PopupRecord {
     /// Which record.
     pub record: RecordRef,
@@ -105,6 +108,7 @@ pub struct PopupRecord {
 
 /// The caller as the popup shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CallerDisplay {
     /// The number as the agent reads it (national at home, international otherwise).
     pub number: String,
@@ -116,6 +120,7 @@ pub struct CallerDisplay {
 
 /// The popup's content and the page to open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PopDecision {
     /// The call type the decision was made for.
     pub call_type: CallType,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// A reference to one Salesforce record: its object API name and its Id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RecordRef {
     /// Object API name, e.g. `Contact`, `Lead`, `Account`.
     pub sobject: String,
@@ -30,6 +31,7 @@ impl RecordRef {
 
 /// One record returned by a phone search, with the field values the client fetched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Match {
     /// Which record this is.
     pub record: RecordRef,

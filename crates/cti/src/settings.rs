@@ -53,6 +53,7 @@ pub enum SettingsError {
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Language {
     /// English (default).
     #[default]
@@ -74,6 +75,7 @@ impl Language {
 /// `{name}` by the matched record's name (or the number when there is none).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SubjectTemplates {
     /// Answered inbound call.
     pub inbound: String,
@@ -189,6 +191,7 @@ fn check_template(path: &str, template: &str) -> Result<(), SettingsError> {
 /// How Callpop behaves for this agent. Every field has a documented default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Behaviour {
     /// Write the call's Task when wrap-up ends without waiting for the agent to press save
     /// (default `true`). When `false`, the agent saves or discards each call log.
@@ -213,10 +216,12 @@ pub struct Behaviour {
     /// URL is undocumented and may stop working).
     pub classic_search_pop: bool,
     /// Region used for numbers without a country code (default `US`).
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub default_region: Region,
     /// How internal extensions are recognised (default: at most 4 digits).
     pub internal_rule: InternalRule,
     /// The agent's IANA time zone, for `ActivityDate` and SMS days (default `UTC`).
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub time_zone: Tz,
     /// Language of Task subjects (default `en`).
     pub language: Language,

@@ -91,6 +91,7 @@ pub struct EngineDeps {
 /// What the agent does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum AgentAction {
     /// Answer a ringing call.
     Answer {

@@ -11,6 +11,7 @@ use crate::telephony::{Direction, EndReason};
 /// Where a call stands, as the UI shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum CallPhase {
     /// Ringing (inbound) or being placed (outbound).
     Ringing {
@@ -40,6 +41,7 @@ pub enum CallPhase {
 /// Where a log (a call's or an SMS day's Task) stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum LogStatus {
     /// Committed to the outbox, not yet confirmed by Salesforce.
     Queued,
@@ -58,6 +60,7 @@ pub enum LogStatus {
 /// How the engine's Salesforce connection is doing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ConnectionState {
     /// Not known yet (nothing sent since start).
     Unknown,
@@ -79,6 +82,7 @@ pub enum ConnectionState {
 
 /// The popup's content for a call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Popup {
     /// The caller, the matches (the chooser), the call fields and the decided pop.
     pub decision: PopDecision,
@@ -89,6 +93,7 @@ pub struct Popup {
 /// What the engine tells the UI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum UiEvent {
     /// A call changed phase.
     CallState {

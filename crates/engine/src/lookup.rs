@@ -14,6 +14,7 @@ use store::Store;
 /// Where the matches of a lookup came from, or why there are none to trust.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum LookupStatus {
     /// The record the agent picked or created for this number (no request made).
     Pinned,

@@ -16,6 +16,7 @@ use crate::{Error, Result};
 /// Which way a call goes, as the telephony source sees it (internal calls are recognised by the
 /// engine from the number).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Direction {
     /// Someone calls the agent.
     Inbound,
@@ -25,6 +26,7 @@ pub enum Direction {
 
 /// Why a call ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum EndReason {
     /// Either side hung up after the call was answered.
     HungUp,
