@@ -35,6 +35,8 @@ use crate::sdp::{self, Codec, Direction, RemoteAudio, TELEPHONE_EVENT_PT};
 
 /// Methods we answer; sent in `Allow`.
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, REFER, NOTIFY";
+/// How long the first NOTIFY for a received REFER waits so it does not overtake our 202.
+const REFER_NOTIFY_DELAY: Duration = Duration::from_millis(100);
 /// Longest DTMF string one `send_dtmf` call takes.
 const MAX_DTMF_DIGITS: usize = 64;
 /// Largest MESSAGE body we accept, in bytes.
@@ -1614,7 +1616,16 @@ async fn on_refer(
     let inner = inner.clone();
     let call_id = call_id.to_owned();
     tokio::spawn(async move {
-        notify_refer(&dialog, "SIP/2.0 100 Trying", "active;expires=60").await;
+        // The 100 Trying NOTIFY goes out while the new call is placed, not before it.
+        let trying = {
+            let dialog = dialog.clone();
+            tokio::spawn(async move {
+                // rsipstack sends our 202 from the REFER's transaction task and tells us nothing
+                // when it is out; a NOTIFY overtaking it confuses strict peers (sipp).
+                tokio::time::sleep(REFER_NOTIFY_DELAY).await;
+                notify_refer(&dialog, "SIP/2.0 100 Trying", "active;expires=60").await
+            })
+        };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let outcome = match place_call(&inner, &target, Some(tx)).await {
             Ok(_) => rx
@@ -1622,6 +1633,7 @@ async fn on_refer(
                 .unwrap_or_else(|_| Err("500 Server Internal Error".to_owned())),
             Err(e) => Err(format!("503 Service Unavailable ({e})")),
         };
+        trying.await.ok();
         match outcome {
             Ok(()) => {
                 notify_refer(&dialog, "SIP/2.0 200 OK", "terminated;reason=noresource").await;
@@ -1640,23 +1652,19 @@ async fn on_refer(
     });
 }
 
-/// Sends a NOTIFY for a REFER we received, once the dialog is back to confirmed.
+/// Sends a NOTIFY (`message/sipfrag`) for a REFER we received.
 async fn notify_refer(dialog: &InviteDialog, sipfrag: &str, state: &str) {
-    for _ in 0..100 {
-        if dialog.state().is_confirmed() || dialog.state().is_terminated() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     let headers = vec![
         Header::Event("refer".into()),
         Header::SubscriptionState(state.into()),
         Header::ContentType("message/sipfrag;version=2.0".into()),
     ];
-    if let Err(e) = dialog
+    match dialog
         .notify(Some(headers), Some(format!("{sipfrag}\r\n").into_bytes()))
         .await
     {
-        debug!(error = %e, "NOTIFY for REFER failed");
+        Ok(Some(_)) => {}
+        Ok(None) => debug!(sipfrag, "NOTIFY for REFER not sent: the dialog is over"),
+        Err(e) => debug!(error = %e, "NOTIFY for REFER failed"),
     }
 }

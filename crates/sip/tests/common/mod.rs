@@ -100,11 +100,19 @@ pub async fn expect_sipp_success(child: Child, what: &str) {
     );
 }
 
-/// A user agent on 127.0.0.1, free port, for user `alice` at `domain`.
+/// A user agent on 127.0.0.1, free port, for user `alice` at `domain`. Logs go to the test's
+/// output when `RUST_LOG` is set (e.g. `RUST_LOG=callpop_sip=debug,rsipstack=debug`).
 pub async fn agent(
     domain: &str,
     adjust: impl FnOnce(&mut Config),
 ) -> (UserAgent, UnboundedReceiver<Event>) {
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init()
+            .ok();
+    }
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), "alice", domain);
     adjust(&mut config);
     UserAgent::start(config).await.expect("user agent starts")
