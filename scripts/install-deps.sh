@@ -31,6 +31,8 @@ debian_packages=(
   "webkit2gtk-driver:WebKitWebDriver"                  # WebDriver for the real-window tests
   "imagemagick:convert"                                # screenshots of the test windows
   "file:file"
+  "dbus-daemon:dbus-daemon"                            # a private session bus for the window tests (single instance, deep links)
+  "fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"  # Japanese and Korean text in the windows (tofu boxes without it)
 )
 
 missing=()
@@ -55,6 +57,10 @@ fi
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   log "installing cargo-nextest"
   cargo install --locked cargo-nextest
+fi
+if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  log "installing tauri-driver"                        # WebDriver front for the window tests
+  cargo install --locked tauri-driver
 fi
 
 # --- npm packages (per folder with a package-lock.json) -------------------------------
