@@ -37,6 +37,8 @@ use crate::sdp::{self, Codec, Direction, RemoteAudio, TELEPHONE_EVENT_PT};
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, REFER, NOTIFY";
 /// How long the first NOTIFY for a received REFER waits so it does not overtake our 202.
 const REFER_NOTIFY_DELAY: Duration = Duration::from_millis(100);
+/// Bodies we take; sent in `Accept` (RFC 3261 §11.2).
+const ACCEPT: &str = "application/sdp, text/plain, message/sipfrag";
 /// Longest DTMF string one `send_dtmf` call takes.
 const MAX_DTMF_DIGITS: usize = 64;
 /// Largest MESSAGE body we accept, in bytes.
@@ -455,34 +457,42 @@ impl UserAgent {
             let call = calls.get_mut(call_id).ok_or_else(|| Error::UnknownCall {
                 call_id: call_id.to_owned(),
             })?;
-            let (CallDialog::Server(dialog), false, Some(remote), Some(codec)) = (
-                &call.dialog,
-                call.answered,
-                call.remote.as_ref(),
-                call.codec,
-            ) else {
+            let (CallDialog::Server(dialog), false) = (&call.dialog, call.answered) else {
                 return Err(Error::InvalidState {
                     call_id: call_id.to_owned(),
                     action: "answer",
                     state: call.state_name(),
                 });
             };
+            let dialog = dialog.clone();
             let local = call.rtp.local_addr().map_err(|source| Error::Socket {
                 addr: inner.local_addr,
                 source,
             })?;
-            let body = sdp::write_audio(
-                local,
-                &[codec],
-                call.telephone_event,
-                remote.direction.answer_holding(call.held_local),
-                call.session_id,
-                call.version,
-            );
             call.answered = true;
-            let dialog = dialog.clone();
-            let remote = remote.clone();
-            start_media(inner, call_id, call, &remote, codec);
+            let body = match (call.remote.clone(), call.codec) {
+                (Some(remote), Some(codec)) => {
+                    let body = sdp::write_audio(
+                        local,
+                        &[codec],
+                        call.telephone_event,
+                        remote.direction.answer_holding(call.held_local),
+                        call.session_id,
+                        call.version,
+                    );
+                    start_media(inner, call_id, call, &remote, codec);
+                    body
+                }
+                // Late offer: we offer here; media starts with the ACK's answer.
+                _ => sdp::write_audio(
+                    local,
+                    &inner.config.codecs,
+                    Some(TELEPHONE_EVENT_PT),
+                    Direction::offer(call.held_local, false),
+                    call.session_id,
+                    call.version,
+                ),
+            };
             (dialog, body)
         };
         dialog
@@ -1038,6 +1048,22 @@ fn start_media(
     ));
 }
 
+/// A late-offer call's ACK arrived: its body answers the offer in our 200; start media with it.
+fn late_answer(
+    inner: &Arc<Inner>,
+    call_id: &str,
+    call: &mut Call,
+    ack_body: Option<&[u8]>,
+) -> Result<()> {
+    let remote = sdp::parse_audio(ack_body.unwrap_or_default())?;
+    let codec = sdp::choose_codec(&remote, &inner.config.codecs)?;
+    call.telephone_event = remote.telephone_event;
+    call.remote = Some(remote.clone());
+    call.codec = Some(codec);
+    start_media(inner, call_id, call, &remote, codec);
+    Ok(())
+}
+
 /// Our outgoing call got its 200: read the answer, start media, report `Established`.
 async fn on_answered(inner: &Arc<Inner>, call_id: &str, body: &[u8]) {
     let answer = sdp::parse_audio(body).and_then(|remote| {
@@ -1174,6 +1200,14 @@ async fn incoming_loop(inner: Arc<Inner>, mut incoming: TransactionReceiver) {
     }
 }
 
+/// The headers of an OPTIONS answer: what we allow and accept.
+fn capabilities() -> Vec<Header> {
+    vec![
+        Header::Other("Allow".into(), ALLOW.into()),
+        Header::Other("Accept".into(), ACCEPT.into()),
+    ]
+}
+
 fn has_to_tag(tx: &Transaction) -> bool {
     tx.original
         .to_header()
@@ -1200,11 +1234,7 @@ async fn handle_request(inner: &Arc<Inner>, mut tx: Transaction) -> Result<()> {
     match method {
         Method::Invite => handle_invite(inner, tx).await,
         Method::Options => tx
-            .reply_with(
-                StatusCode::OK,
-                vec![Header::Other("Allow".into(), ALLOW.into())],
-                None,
-            )
+            .reply_with(StatusCode::OK, capabilities(), None)
             .await
             .map_err(stack("answering OPTIONS")),
         Method::Message => {
@@ -1273,11 +1303,16 @@ async fn handle_invite(inner: &Arc<Inner>, mut tx: Transaction) -> Result<()> {
             context: "reading Call-ID",
             message: e.to_string(),
         })?;
-    let offer = sdp::parse_audio(&request.body).and_then(|remote| {
-        let codec = sdp::choose_codec(&remote, &inner.config.codecs)?;
-        Ok((remote, codec))
-    });
-    let (remote, codec) = match offer {
+    // An INVITE without a body is a late offer: our 200 carries the offer, the ACK the answer.
+    let offer = if request.body.is_empty() {
+        Ok(None)
+    } else {
+        sdp::parse_audio(&request.body).and_then(|remote| {
+            let codec = sdp::choose_codec(&remote, &inner.config.codecs)?;
+            Ok(Some((remote, codec)))
+        })
+    };
+    let offer = match offer {
         Ok(offer) => offer,
         Err(e) => {
             info!(call_id, error = %e, "refusing INVITE with 488");
@@ -1332,9 +1367,11 @@ async fn handle_invite(inner: &Arc<Inner>, mut tx: Transaction) -> Result<()> {
         rtp,
         rand::random::<u32>().into(),
     );
-    call.telephone_event = remote.telephone_event;
-    call.remote = Some(remote);
-    call.codec = Some(codec);
+    if let Some((remote, codec)) = offer {
+        call.telephone_event = remote.telephone_event;
+        call.remote = Some(remote);
+        call.codec = Some(codec);
+    }
     inner
         .calls
         .lock()
@@ -1386,14 +1423,46 @@ async fn on_dialog_state(inner: &Arc<Inner>, state: DialogState) {
             }
         }
         DialogState::Confirmed(id, _) => {
-            let mut calls = inner.calls.lock().expect("calls lock");
-            if let Some(call) = calls.get_mut(&id.call_id) {
-                if call.media.is_some() && !call.established {
-                    call.established = true;
-                    inner.emit(Event::Established {
-                        call_id: id.call_id,
-                    });
+            let failed = {
+                let mut calls = inner.calls.lock().expect("calls lock");
+                match calls.get_mut(&id.call_id) {
+                    Some(call) if !call.established => {
+                        let started = match (&call.dialog, call.media.is_some()) {
+                            (_, true) => Ok(()),
+                            (CallDialog::Server(dialog), false) if call.answered => {
+                                let ack = dialog.last_remote_ack().map(|a| a.body);
+                                late_answer(inner, &id.call_id, call, ack.as_deref())
+                            }
+                            _ => Ok(()),
+                        };
+                        match started {
+                            Ok(()) if call.media.is_some() => {
+                                call.established = true;
+                                inner.emit(Event::Established {
+                                    call_id: id.call_id.clone(),
+                                });
+                                None
+                            }
+                            Ok(()) => None,
+                            Err(e) => Some((call.dialog.clone(), e)),
+                        }
+                    }
+                    _ => None,
                 }
+            };
+            if let Some((dialog, e)) = failed {
+                warn!(call_id = %id.call_id, error = %e, "late offer: unusable answer in the ACK; hanging up");
+                if let CallDialog::Server(d) = dialog {
+                    d.bye().await.ok();
+                }
+                close_call(
+                    inner,
+                    &id.call_id,
+                    CloseReason::Failed {
+                        reason: e.to_string(),
+                    },
+                )
+                .await;
             }
         }
         DialogState::Terminated(id, reason) => {
@@ -1461,7 +1530,13 @@ async fn on_dialog_state(inner: &Arc<Inner>, state: DialogState) {
         DialogState::Refer(id, request, handle) => {
             on_refer(inner, &id.call_id, &request, handle).await;
         }
-        DialogState::Info(_, _, handle) | DialogState::Options(_, _, handle) => {
+        DialogState::Options(_, _, handle) => {
+            handle
+                .respond(StatusCode::OK, Some(capabilities()), None)
+                .await
+                .ok();
+        }
+        DialogState::Info(_, _, handle) => {
             handle.reply(StatusCode::OK).await.ok();
         }
         DialogState::Publish(_, _, handle) => {

@@ -126,8 +126,12 @@ async fn assert_options_answered(socket: &tokio::net::UdpSocket, ua: SocketAddr)
                 "OPTIONS is answered 200: {text}"
             );
             assert!(
-                text.contains("MESSAGE"),
+                text.contains("MESSAGE") && text.contains("REFER"),
                 "the answer lists our methods in Allow: {text}"
+            );
+            assert!(
+                text.contains("Accept: application/sdp, text/plain, message/sipfrag"),
+                "the answer lists the bodies we take in Accept: {text}"
             );
             return;
         }
@@ -173,5 +177,61 @@ async fn sipp_cancel_before_answer_gets_487_and_closes() {
     assert!(
         ua.answer(&call_id).await.is_err(),
         "a cancelled call can no longer be answered"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_offer_invite_gets_our_offer_and_the_ack_answer_starts_media() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (ua, mut events) = agent("127.0.0.1", |c| {
+        c.source = callpop_sip::audio::SourceConfig::Tone(440.0);
+        c.sink = SinkConfig::WavDir(dir.path().to_owned());
+    })
+    .await;
+    let scenario = scenario(dir.path(), "uac_late_offer.xml", &[]);
+    let sipp = start_sipp(
+        &scenario,
+        free_port(),
+        free_media_port(),
+        Some(ua.local_addr()),
+        &["-rtp_echo"],
+    );
+    let call_id = wait_for(&mut events, "IncomingCall", |e| match e {
+        Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
+        _ => None,
+    })
+    .await;
+    ua.answer(&call_id)
+        .await
+        .expect("a late-offer call can be answered");
+    wait_for(&mut events, "Established", |e| {
+        matches!(e, Event::Established { call_id: id } if *id == call_id).then_some(())
+    })
+    .await;
+    let reason = wait_for(&mut events, "Closed", |e| match e {
+        Event::Closed {
+            call_id: id,
+            reason,
+        } if *id == call_id => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(reason, CloseReason::RemoteHangup, "sipp sent BYE");
+    expect_sipp_success(sipp, "uac_late_offer (checks the offer in our 200)").await;
+    let samples = read_wav(&recording_path(dir.path(), &call_id));
+    let loud: Vec<i16> = samples
+        .iter()
+        .copied()
+        .skip_while(|s| s.unsigned_abs() < 2000)
+        .collect();
+    assert!(
+        loud.len() >= 2000,
+        "our tone came back through sipp's echo, so media used the ACK's answer: {} samples",
+        loud.len()
+    );
+    let ratio = tone_ratio(&loud[..2000], 440.0);
+    assert!(
+        ratio > 0.3,
+        "the echo is our 440 Hz tone (ratio {ratio:.3})"
     );
 }
