@@ -206,6 +206,8 @@ pub enum SourceConfig {
     Tone(f64),
     /// A WAV file played in a loop.
     Wav(PathBuf),
+    /// A sound card's capture device, by name (see [`crate::device::input_devices`]).
+    Device(String),
 }
 
 /// Where a call's received audio goes.
@@ -215,6 +217,8 @@ pub enum SinkConfig {
     Discard,
     /// Recorded to `<dir>/<call id>.wav` (see [`recording_path`]).
     WavDir(PathBuf),
+    /// A sound card's playback device, by name (see [`crate::device::output_devices`]).
+    Device(String),
 }
 
 impl SourceConfig {
@@ -224,6 +228,7 @@ impl SourceConfig {
             SourceConfig::Silence => Box::new(NullDevice),
             SourceConfig::Tone(hz) => Box::new(ToneSource::new(*hz, 16000)),
             SourceConfig::Wav(path) => Box::new(WavSource::open(path)?),
+            SourceConfig::Device(name) => Box::new(crate::device::CpalSource::open(name)?),
         })
     }
 }
@@ -234,6 +239,7 @@ impl SinkConfig {
         Ok(match self {
             SinkConfig::Discard => Box::new(NullDevice),
             SinkConfig::WavDir(dir) => Box::new(WavSink::create(&recording_path(dir, call_id))?),
+            SinkConfig::Device(name) => Box::new(crate::device::CpalSink::open(name)?),
         })
     }
 }

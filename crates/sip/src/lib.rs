@@ -19,6 +19,7 @@ pub mod sdp;
 
 pub use error::{Error, Result};
 pub mod audio;
+pub mod device;
 pub mod media;
 mod ua;
 
