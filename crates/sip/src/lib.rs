@@ -23,4 +23,4 @@ pub mod device;
 pub mod media;
 mod ua;
 
-pub use ua::{BusyPolicy, CloseReason, Config, Decline, Event, Password, UserAgent};
+pub use ua::{BusyPolicy, CloseReason, Config, Decline, Event, Password, Transport, UserAgent};

@@ -18,6 +18,7 @@ use rsipstack::sip::{Header, Method, SipMessage, StatusCode, StatusCodeKind};
 use rsipstack::transaction::key::{TransactionKey, TransactionRole};
 use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transaction::{make_tag, TransactionReceiver};
+use rsipstack::transport::tcp_listener::TcpListenerConnection;
 use rsipstack::transport::udp::UdpConnection;
 use rsipstack::transport::TransportLayer;
 use rsipstack::EndpointBuilder;
@@ -84,6 +85,27 @@ pub struct Config {
     pub user_agent: String,
     /// What a second incoming call gets while one is up.
     pub busy_policy: BusyPolicy,
+    /// The transport of the requests we send (we always listen on both, on the same port).
+    pub transport: Transport,
+}
+
+/// The transport of the SIP requests we send.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP (the default).
+    #[default]
+    Udp,
+    /// TCP: targets get `;transport=tcp`, so does our Contact.
+    Tcp,
+}
+
+impl Transport {
+    fn uri_param(self) -> &'static str {
+        match self {
+            Transport::Udp => "",
+            Transport::Tcp => ";transport=tcp",
+        }
+    }
 }
 
 /// What a second incoming call gets while another call is up.
@@ -110,6 +132,7 @@ impl Config {
             sink: SinkConfig::Discard,
             user_agent: concat!("Callpop/", env!("CARGO_PKG_VERSION")).to_owned(),
             busy_policy: BusyPolicy::default(),
+            transport: Transport::default(),
         }
     }
 }
@@ -400,6 +423,14 @@ impl UserAgent {
                     message: e.to_string(),
                 })?;
         transport.add_transport(udp.into());
+        // RFC 3261 §18: a UA takes both UDP and TCP; TCP listens on the UDP port.
+        let tcp = TcpListenerConnection::new(local_addr, None)
+            .await
+            .map_err(|e| Error::Socket {
+                addr: local_addr,
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        transport.add_transport(tcp.into());
         let endpoint = EndpointBuilder::new()
             .with_user_agent(&config.user_agent)
             .with_transport_layer(transport)
@@ -444,7 +475,9 @@ impl UserAgent {
     /// Starts registering with the configured domain and keeps the registration fresh.
     /// Progress arrives as `Registering`, `Registered` and `RegistrationFailed` events.
     pub fn register(&self) -> Result<()> {
-        let registrar = parse_uri(&format!("sip:{}", self.inner.config.domain))?;
+        let registrar = self
+            .inner
+            .target_uri(&format!("sip:{}", self.inner.config.domain))?;
         tokio::spawn(register_loop(self.inner.clone(), registrar));
         Ok(())
     }
@@ -762,8 +795,16 @@ impl UserAgent {
         let inner = &self.inner;
         let target = parse_uri(uri)?;
         let endpoint = &inner.endpoint;
+        let via_addr = match inner.config.transport {
+            Transport::Udp => None,
+            Transport::Tcp => endpoint
+                .transport_layer
+                .get_listen_addrs()
+                .into_iter()
+                .find(|a| a.r#type == Some(rsipstack::sip::Transport::Tcp)),
+        };
         let via = endpoint
-            .get_via(None, None)
+            .get_via(via_addr, None)
             .map_err(stack("building Via"))?;
         let from = rsipstack::sip::typed::From {
             display_name: None,
@@ -846,9 +887,9 @@ async fn place_call(
     outcome: Option<tokio::sync::oneshot::Sender<std::result::Result<(), String>>>,
 ) -> Result<String> {
     let target = if uri.contains(':') {
-        parse_uri(uri)?
+        inner.target_uri(uri)?
     } else {
-        parse_uri(&format!("sip:{uri}@{}", inner.config.domain))?
+        inner.target_uri(&format!("sip:{uri}@{}", inner.config.domain))?
     };
     let rtp = bind_rtp(inner.local_addr.ip()).await?;
     let local_rtp = rtp.local_addr().map_err(|source| Error::Socket {
@@ -979,7 +1020,24 @@ impl Inner {
     }
 
     fn contact(&self) -> Result<rsipstack::sip::Uri> {
-        parse_uri(&format!("sip:{}@{}", self.config.user, self.local_addr))
+        parse_uri(&format!(
+            "sip:{}@{}{}",
+            self.config.user,
+            self.local_addr,
+            self.config.transport.uri_param()
+        ))
+    }
+
+    /// Parses a request target, adding `;transport=tcp` when we send over TCP and it names none.
+    fn target_uri(&self, text: &str) -> Result<rsipstack::sip::Uri> {
+        let param = self.config.transport.uri_param();
+        if param.is_empty() || text.to_ascii_lowercase().contains(";transport=") {
+            return parse_uri(text);
+        }
+        match text.split_once('?') {
+            Some((uri, headers)) => parse_uri(&format!("{uri}{param}?{headers}")),
+            None => parse_uri(&format!("{text}{param}")),
+        }
     }
 
     fn emit(&self, event: Event) {

@@ -1,0 +1,101 @@
+//! SIP over TCP with sipp `-t t1`: our call out, and a call in on our TCP listener.
+
+mod common;
+
+use callpop_sip::{CloseReason, Event, Transport};
+use common::*;
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port`; fails after [`WAIT`].
+async fn wait_tcp_listening(port: u16) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "sipp never listened on TCP port {port}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_call_over_tcp() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sipp_port = free_port();
+    let scenario = scenario(dir.path(), "uas_answer.xml", &[]);
+    let sipp = start_sipp(&scenario, sipp_port, free_media_port(), None, &["-t", "t1"]);
+    let (ua, mut events) = agent(&format!("127.0.0.1:{sipp_port}"), |c| {
+        c.transport = Transport::Tcp
+    })
+    .await;
+    // Over TCP a refused connection fails the INVITE at once (no retransmission covers a slow
+    // sipp start): wait until sipp listens.
+    wait_tcp_listening(sipp_port).await;
+    let call_id = ua
+        .dial(&format!("sip:bob@127.0.0.1:{sipp_port}"))
+        .await
+        .expect("dial over TCP");
+    wait_for(&mut events, "Established over TCP", |e| match e {
+        Event::Established { call_id: id } if *id == call_id => Some(()),
+        Event::Closed {
+            call_id: id,
+            reason,
+        } if *id == call_id => {
+            panic!("the TCP call failed: {reason:?}")
+        }
+        _ => None,
+    })
+    .await;
+    ua.hangup(&call_id).await.expect("BYE over TCP");
+    let reason = wait_for(&mut events, "Closed", |e| match e {
+        Event::Closed {
+            call_id: id,
+            reason,
+        } if *id == call_id => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(reason, CloseReason::LocalHangup, "we hung up");
+    expect_sipp_success(sipp, "uas_answer over TCP (expects ACK and BYE)").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_call_over_tcp() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The default transport is UDP: the TCP listener is there anyway.
+    let (ua, mut events) = agent("127.0.0.1", |_| {}).await;
+    let scenario = scenario(dir.path(), "uac_late_offer.xml", &[]);
+    let sipp = start_sipp(
+        &scenario,
+        free_port(),
+        free_media_port(),
+        Some(ua.local_addr()),
+        &["-t", "t1"],
+    );
+    let call_id = wait_for(&mut events, "IncomingCall over TCP", |e| match e {
+        Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
+        _ => None,
+    })
+    .await;
+    ua.answer(&call_id).await.expect("answer over TCP");
+    wait_for(&mut events, "Established", |e| {
+        matches!(e, Event::Established { call_id: id } if *id == call_id).then_some(())
+    })
+    .await;
+    let reason = wait_for(&mut events, "Closed", |e| match e {
+        Event::Closed {
+            call_id: id,
+            reason,
+        } if *id == call_id => Some(reason.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        reason,
+        CloseReason::RemoteHangup,
+        "sipp's BYE came over TCP"
+    );
+    expect_sipp_success(sipp, "uac_late_offer over TCP").await;
+}
