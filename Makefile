@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: deps demo test lint fmt clippy bench
+.PHONY: deps demo test lint fmt clippy bench fuzz-smoke
 
 deps:
 	@scripts/install-deps.sh
@@ -14,7 +14,14 @@ demo: deps
 ## Every check and every test, as CI runs it.
 test: deps lint
 	$(CARGO) nextest run --workspace --no-fail-fast
+	$(MAKE) fuzz-smoke
 	cd ui && npm run lint && npm test
+
+## Each cargo-fuzz target for 15 s (libFuzzer on the stable toolchain through RUSTC_BOOTSTRAP=1;
+## no sanitizer: the code is safe Rust, panics are what we look for). Longer by hand: FUZZ_SECONDS=600.
+FUZZ_SECONDS ?= 15
+fuzz-smoke: deps
+	cd crates/sip/fuzz && mkdir -p corpus/sip_inputs && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -s none sip_inputs corpus/sip_inputs seeds/sip_inputs -- -max_total_time=$(FUZZ_SECONDS)
 
 lint:
 	$(CARGO) fmt --all --check

@@ -58,6 +58,10 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
   log "installing cargo-nextest"
   cargo install --locked cargo-nextest
 fi
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+  log "installing cargo-fuzz"                          # make fuzz-smoke (crates/sip/fuzz)
+  cargo install --locked cargo-fuzz
+fi
 if ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
   log "installing tauri-driver"                        # WebDriver front for the window tests
   cargo install --locked tauri-driver

@@ -65,9 +65,12 @@ pub fn parse_name_addr(value: &str) -> Option<Party> {
         (None, value.split(';').next().unwrap_or_default())
     };
     let uri = uri.trim();
-    let scheme_ok = ["sip:", "sips:", "tel:"]
-        .iter()
-        .any(|s| uri.len() > s.len() && uri[..s.len()].eq_ignore_ascii_case(s));
+    let scheme_ok = ["sip:", "sips:", "tel:"].iter().any(|s| {
+        uri.len() > s.len()
+            && uri
+                .get(..s.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(s))
+    });
     if !scheme_ok
         || uri.len() > MAX_URI
         || uri
@@ -232,6 +235,23 @@ mod tests {
                 parse_name_addr(bad),
                 None,
                 "{bad:?} is not a usable identity"
+            );
+        }
+    }
+
+    #[test]
+    fn multibyte_text_where_the_scheme_would_be_is_refused_not_a_panic() {
+        // Found by the fuzz target: byte 4 falls inside a multi-byte character.
+        for value in [
+            ".\u{FFFD}\u{FFFD}",
+            "sip\u{e9}x",
+            "<t\u{e9}l:1>",
+            "\u{1F600}:x",
+        ] {
+            assert_eq!(
+                parse_name_addr(value),
+                None,
+                "{value:?} has no sip:, sips: or tel: scheme"
             );
         }
     }

@@ -1,0 +1,67 @@
+//! One fuzz target over every parser that sees network input: the first byte picks the parser,
+//! the rest is its input. None may panic; an SDP we accept must give an answer that parses back.
+#![no_main]
+
+use callpop_sip::identity;
+use callpop_sip::rtp::{DtmfDetector, RtpPacket, TelephoneEvent};
+use callpop_sip::sdp::{self, Codec, Direction};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, input)) = data.split_first() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(input);
+    match selector % 5 {
+        // A whole SIP message, as the stack's UDP transport parses it.
+        0 => {
+            let _ = rsipstack::sip::SipMessage::try_from(input);
+        }
+        // SDP offer → answer → our answer parses back with the chosen codec.
+        1 => {
+            if let Ok(remote) = sdp::parse_audio(input) {
+                if let Ok(codec) = sdp::choose_codec(&remote, &Codec::ALL) {
+                    let local = "127.0.0.1:40000".parse().expect("literal address");
+                    let answer = sdp::write_audio(
+                        local,
+                        &[codec],
+                        remote.telephone_event,
+                        remote.direction.answer_holding(false),
+                        1,
+                        1,
+                    );
+                    let back = sdp::parse_audio(answer.as_bytes())
+                        .expect("our answer to an accepted offer must parse");
+                    assert_eq!(back.codecs, vec![codec], "the answer carries the codec");
+                    assert_ne!(back.direction, Direction::SendOnly, "never sendonly unheld");
+                }
+            }
+        }
+        // RTP, and a telephone-event payload inside it.
+        2 => {
+            if let Ok(packet) = RtpPacket::parse(input) {
+                if let Ok(event) = TelephoneEvent::parse(packet.payload) {
+                    let _ = DtmfDetector::default().push(packet.timestamp, &event);
+                    assert_eq!(
+                        TelephoneEvent::parse(&event.to_bytes()).ok(),
+                        Some(TelephoneEvent {
+                            volume: event.volume & 0x3f,
+                            ..event
+                        }),
+                        "a parsed event writes and parses back"
+                    );
+                }
+            }
+        }
+        // Caller identity from the three headers, split on NUL.
+        3 => {
+            let mut parts = text.splitn(3, '\0');
+            let (pai, rpid, from) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
+            let _ = identity::caller(pai, rpid, from);
+        }
+        // One name-addr (From, To, Refer-To).
+        _ => {
+            let _ = identity::parse_name_addr(&text);
+        }
+    }
+});
