@@ -1,7 +1,9 @@
 //! Callpop's SIP user agent and its media.
 //!
-//! Contract: [`UserAgent`] owns one UDP socket for SIP (rsipstack underneath) and one per call for
-//! RTP. It takes typed commands and reports typed [`Event`]s; it never panics on network input:
+//! Contract: [`UserAgent`] owns one UDP socket and one TCP listener (same port) for SIP (rsipstack
+//! underneath) and one UDP socket per call for RTP. It takes typed commands (call control, hold,
+//! mute, RFC 4733 DTMF, blind transfer, MESSAGE) and reports typed [`Event`]s; it never panics on
+//! network input:
 //! malformed SIP is dropped by the stack, bad SDP is answered with an error status, bad RTP is
 //! ignored. Display names are carried as data only. Media is G.711 (PCMU/PCMA) over symmetric RTP
 //! through a small jitter buffer, from an [`audio::AudioSource`] to an [`audio::AudioSink`].
