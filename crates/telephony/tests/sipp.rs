@@ -223,3 +223,72 @@ async fn status_is_serializable_and_starts_unregistered() {
         "tagged for the UI: {json}"
     );
 }
+
+/// Waits until the status watch shows a state that `done` accepts; fails after [`WAIT`].
+async fn wait_status(
+    status: &mut tokio::sync::watch::Receiver<callpop_telephony::SipStatus>,
+    what: &str,
+    done: impl Fn(&callpop_telephony::RegistrationState) -> bool,
+) -> callpop_telephony::RegistrationState {
+    let found = tokio::time::timeout(WAIT, status.wait_for(|s| done(&s.state)))
+        .await
+        .unwrap_or_else(|_| panic!("status never became {what} within {WAIT:?}"))
+        .expect("the adapter is alive");
+    found.state.clone()
+}
+
+/// A password made at run time (never a literal).
+fn runtime_password() -> String {
+    format!("pw-{}-{:?}", std::process::id(), std::time::Instant::now())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_shows_in_the_status_and_a_refusal_carries_its_reason() {
+    use callpop_telephony::{RegistrationState, SipTelephony};
+    for (good, want) in [(true, "registered"), (false, "failed with 403")] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let password = runtime_password();
+        let scenario = scenario(
+            dir.path(),
+            "uas_registrar.xml",
+            &[("@PASSWORD@", &password)],
+        );
+        let sipp = start_sipp(&scenario, port, None);
+        let mut config = sip::Config::new(
+            "127.0.0.1:0".parse().expect("addr"),
+            "2001",
+            format!("127.0.0.1:{port}"),
+        );
+        let given = if good {
+            password
+        } else {
+            runtime_password() + "x"
+        };
+        config.password = Some(sip::Password::new(given));
+        let phone = SipTelephony::start(config, true)
+            .await
+            .expect("the adapter starts");
+        let mut status = phone.status();
+        let state = wait_status(&mut status, want, |s| {
+            matches!(
+                s,
+                RegistrationState::Registered { .. } | RegistrationState::Failed { .. }
+            )
+        })
+        .await;
+        if good {
+            assert_eq!(
+                state,
+                RegistrationState::Registered { expires: 60 },
+                "the 401 is answered and the granted lifetime shown"
+            );
+        } else {
+            let RegistrationState::Failed { reason } = &state else {
+                panic!("a wrong password is a failure, got {state:?}");
+            };
+            assert!(reason.contains("403"), "the failure says 403: {reason}");
+        }
+        expect_sipp_success(sipp, "uas_registrar").await;
+    }
+}
