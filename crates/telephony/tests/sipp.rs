@@ -292,3 +292,75 @@ async fn registration_shows_in_the_status_and_a_refusal_carries_its_reason() {
         expect_sipp_success(sipp, "uas_registrar").await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mute_and_hold_work_on_a_live_call_and_transfer_of_an_unknown_call_fails() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let phone = phone("127.0.0.1").await;
+    let mut events = phone.events().expect("events");
+    let scenario = scenario(
+        dir.path(),
+        "uac_call_hold.xml",
+        &[("@CALLER@", "+14155550100"), ("@NAME@", "Caller")],
+    );
+    let sipp = start_sipp(&scenario, free_port(), Some(phone.local_addr()));
+    let call_id = match next(&mut events, "Ringing").await {
+        TelephonyEvent::Ringing { call_id, .. } => call_id,
+        other => panic!("a call starts with Ringing, got {other:?}"),
+    };
+    phone
+        .command(TelephonyCommand::Answer {
+            call_id: call_id.clone(),
+        })
+        .expect("accepted");
+    assert!(
+        matches!(
+            next(&mut events, "Answered").await,
+            TelephonyEvent::Answered { .. }
+        ),
+        "answered"
+    );
+    for command in [
+        TelephonyCommand::Mute {
+            call_id: call_id.clone(),
+            muted: true,
+        },
+        TelephonyCommand::Hold {
+            call_id: call_id.clone(),
+        },
+    ] {
+        phone.command(command).expect("accepted");
+    }
+    assert_eq!(
+        next(&mut events, "Held").await,
+        TelephonyEvent::Held {
+            call_id: call_id.clone()
+        },
+        "mute raises no failure and our hold re-INVITE is accepted by sipp (which checks sendonly)"
+    );
+    assert_eq!(
+        next(&mut events, "Ended").await,
+        TelephonyEvent::Ended {
+            call_id: call_id.clone(),
+            reason: EndReason::HungUp
+        },
+        "sipp hangs up after the hold"
+    );
+    expect_sipp_success(sipp, "uac_call_hold").await;
+    phone
+        .command(TelephonyCommand::Transfer {
+            call_id: call_id.clone(),
+            target: "+14155550199".into(),
+        })
+        .expect("accepted");
+    match next(&mut events, "CommandFailed").await {
+        TelephonyEvent::CommandFailed {
+            call_id: failed,
+            message,
+        } => {
+            assert_eq!(failed, Some(call_id), "names the call");
+            assert!(message.contains("transfer"), "says what failed: {message}");
+        }
+        other => panic!("a transfer of an ended call fails as an event, got {other:?}"),
+    }
+}
