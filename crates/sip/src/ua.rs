@@ -36,10 +36,15 @@ use crate::sdp::{self, Codec, Direction, RemoteAudio, TELEPHONE_EVENT_PT};
 
 /// Methods we answer; sent in `Allow`.
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, REFER, NOTIFY";
-/// How long the first NOTIFY for a received REFER waits so it does not overtake our 202.
-const REFER_NOTIFY_DELAY: Duration = Duration::from_millis(100);
+/// rsipstack sends our answer to an in-dialog request from that request's transaction task and
+/// does not tell us when it is out: a request of ours sent right after can overtake it (the first
+/// NOTIFY our 202 to a REFER, the BYE our 200 to the final NOTIFY), which strict peers (sipp)
+/// refuse. We wait this long first.
+const ANSWER_SETTLE: Duration = Duration::from_millis(100);
 /// Bodies we take; sent in `Accept` (RFC 3261 §11.2).
 const ACCEPT: &str = "application/sdp, text/plain, message/sipfrag";
+/// Tries of a hold/resume re-INVITE that meets 491 Request Pending (glare).
+const REINVITE_ATTEMPTS: usize = 3;
 /// Longest DTMF string one `send_dtmf` call takes.
 const MAX_DTMF_DIGITS: usize = 64;
 /// Largest MESSAGE body we accept, in bytes.
@@ -632,10 +637,12 @@ impl UserAgent {
             );
             (dialog, body)
         };
+        // A 491 (both sides re-INVITing at once) is retried after RFC 3261's random back-off.
         let response = dialog
-            .reinvite(
+            .reinvite_with_glare_retry(
                 Some(vec![Header::ContentType("application/sdp".into())]),
                 Some(body.into_bytes()),
+                REINVITE_ATTEMPTS,
             )
             .await
             .map_err(stack("sending re-INVITE"))?;
@@ -1706,6 +1713,7 @@ async fn on_notify(inner: &Arc<Inner>, call_id: &str, request: &rsipstack::sip::
         call_id: call_id.to_owned(),
         target,
     });
+    tokio::time::sleep(ANSWER_SETTLE).await;
     let result = match dialog {
         CallDialog::Server(d) => d.bye().await,
         CallDialog::Client(d) => d.hangup().await,
@@ -1753,9 +1761,7 @@ async fn on_refer(
         let trying = {
             let dialog = dialog.clone();
             tokio::spawn(async move {
-                // rsipstack sends our 202 from the REFER's transaction task and tells us nothing
-                // when it is out; a NOTIFY overtaking it confuses strict peers (sipp).
-                tokio::time::sleep(REFER_NOTIFY_DELAY).await;
+                tokio::time::sleep(ANSWER_SETTLE).await;
                 notify_refer(&dialog, "SIP/2.0 100 Trying", "active;expires=60").await
             })
         };
