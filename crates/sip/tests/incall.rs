@@ -284,3 +284,35 @@ async fn our_mute_dtmf_and_hold_reach_the_peer() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_call_commands_on_an_unknown_call_are_typed_errors() {
+    let (ua, _events) = agent("127.0.0.1", |_| {}).await;
+    assert!(
+        matches!(ua.hold("nope").await, Err(Error::UnknownCall { .. })),
+        "hold names a call that does not exist"
+    );
+    assert!(
+        matches!(ua.resume("nope").await, Err(Error::UnknownCall { .. })),
+        "resume names a call that does not exist"
+    );
+    assert!(
+        matches!(ua.set_mute("nope", true), Err(Error::UnknownCall { .. })),
+        "mute names a call that does not exist"
+    );
+    assert!(
+        matches!(ua.send_dtmf("nope", "1"), Err(Error::UnknownCall { .. })),
+        "valid digits for a call that does not exist"
+    );
+    for bad in ["", "12E", "1 2", "#️⃣"] {
+        assert!(
+            matches!(ua.send_dtmf("nope", bad), Err(Error::InvalidDtmf { .. })),
+            "{bad:?} is refused as DTMF before the call is looked up"
+        );
+    }
+    let long = "1".repeat(65);
+    assert!(
+        matches!(ua.send_dtmf("nope", &long), Err(Error::InvalidDtmf { .. })),
+        "more than 64 digits are refused"
+    );
+}
