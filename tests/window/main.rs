@@ -1,0 +1,425 @@
+//! The desktop app in a real window (issue 5 §4): Xvfb, tauri-driver in front of WebKitWebDriver,
+//! the app binary launched by WebDriver against the in-process emulator, sipp as the far end.
+//!
+//! Needs `target/debug/callpop` (`cargo build -p callpop-desktop`, as `make test` does) and the
+//! peers `make deps` installs (Xvfb, dbus-daemon, WebKitWebDriver, tauri-driver, sipp); a missing
+//! one fails the test with what to run. Screenshots go to `target/screenshots/`.
+
+mod harness;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use fantoccini::Locator;
+use harness::{
+    emulator, eventually, expect_sipp_success, free_udp_port, scenario, start_sipp, App, Desktop,
+};
+use sf_emulator::seed::{known_callers, KnownCaller};
+use sf_emulator::Emulator;
+
+/// The flags that point the app at this test's data dir, emulator and SIP port.
+fn app_args(data_dir: &Path, emu: &Emulator, sip_port: u16) -> Vec<String> {
+    vec![
+        "--data-dir".into(),
+        data_dir.display().to_string(),
+        "--emulator-url".into(),
+        emu.login_url().to_string(),
+        "--sip-port".into(),
+        sip_port.to_string(),
+    ]
+}
+
+/// A known caller of `region` whose number belongs to one `sobject` record only.
+fn known(region: &str, sobject: &str) -> KnownCaller {
+    known_callers()
+        .into_iter()
+        .find(|k| k.region == region && k.sobject == sobject && !k.shared)
+        .unwrap_or_else(|| panic!("the seed has an unshared {sobject} caller from {region}"))
+}
+
+/// The Id of the seeded record a known caller belongs to.
+fn record_id(emu: &Emulator, caller: &KnownCaller) -> String {
+    emu.records(caller.sobject)
+        .into_iter()
+        .find(|r| r[caller.field] == caller.stored_as)
+        .and_then(|r| r["Id"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("the seed holds {} ({})", caller.name, caller.stored_as))
+}
+
+/// The app's SIP address on loopback.
+fn app_sip(sip_port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], sip_port))
+}
+
+/// A value made at run time that no file should contain unless it was written there.
+fn run_time_secret(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!("{tag}{}x{nanos}", std::process::id())
+}
+
+/// Clicks `#save-log` when the after-call work waits for the agent (auto-save off); with
+/// auto-save on the log saves itself and the button may never show.
+async fn save_log_if_asked(app: &App) -> anyhow::Result<()> {
+    let button = app
+        .client
+        .wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css("#save-log"))
+        .await;
+    if let Ok(button) = button {
+        button.click().await.context("click #save-log")?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_from_sipp_pops_the_contact_and_logs_the_notes() -> anyhow::Result<()> {
+    let emu = emulator().await?;
+    let caller = known("FR", "Contact");
+    let contact_id = record_id(&emu, &caller);
+    let data = tempfile::tempdir()?;
+    let sip_port = free_udp_port();
+    let desktop = Desktop::start()?;
+    let app = desktop
+        .launch(&app_args(data.path(), &emu, sip_port))
+        .await?;
+
+    let work = tempfile::tempdir()?;
+    let script = scenario(
+        work.path(),
+        "uac_agent_hangs_up.xml",
+        &[("@CALLER@", caller.e164), ("@NAME@", "Mobile")],
+    );
+    let sipp = start_sipp(&script, free_udp_port(), Some(app_sip(sip_port)), "2001")?;
+
+    app.switch_to_popup().await?;
+    let shown = app
+        .text_until("[data-testid=popup-records]", "the matched contact", |t| {
+            t.contains(caller.name)
+        })
+        .await?;
+    assert!(
+        shown.contains(caller.name),
+        "the popup must name the matched Contact {}: {shown:?}",
+        caller.name
+    );
+    app.click("#answer").await?;
+
+    app.switch_to_panel().await?;
+    app.find("#hangup").await?;
+    app.click("#hangup").await?;
+    let notes = format!(
+        "Asked for the March invoice; call back {}",
+        std::process::id()
+    );
+    let field = app.find("#notes").await?;
+    field.send_keys(&notes).await.context("type the notes")?;
+    // The UI sends the notes 600 ms after typing stops.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    save_log_if_asked(&app).await?;
+    expect_sipp_success(sipp, "call hung up by the agent").await?;
+
+    let task = eventually("the call's Task in the emulator", || {
+        emu.records("Task")
+            .into_iter()
+            .find(|t| t["Description"].as_str() == Some(notes.as_str()))
+    })
+    .await?;
+    assert_eq!(
+        task["CallType"], "Inbound",
+        "a call from sipp to the app is Inbound: {task}"
+    );
+    assert_eq!(
+        task["WhoId"].as_str(),
+        Some(contact_id.as_str()),
+        "the Task names the matched Contact: {task}"
+    );
+    app.close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_name_with_markup_shows_as_text() -> anyhow::Result<()> {
+    let hostile = "<img src=x onerror=alert(1)>";
+    let emu = emulator().await?;
+    let data = tempfile::tempdir()?;
+    let sip_port = free_udp_port();
+    let desktop = Desktop::start()?;
+    let app = desktop
+        .launch(&app_args(data.path(), &emu, sip_port))
+        .await?;
+
+    let work = tempfile::tempdir()?;
+    // A US number in the fictional range that no seeded record has: the display name is shown.
+    let script = scenario(
+        work.path(),
+        "uac_declined.xml",
+        &[("@CALLER@", "+12025550199"), ("@NAME@", hostile)],
+    );
+    let sipp = start_sipp(&script, free_udp_port(), Some(app_sip(sip_port)), "2001")?;
+
+    app.switch_to_popup().await?;
+    let name = app
+        .text_until("#popup-caller .caller-name", "the display name", |t| {
+            t == hostile
+        })
+        .await?;
+    assert_eq!(name, hostile, "the display name is shown as literal text");
+    let images = app
+        .client
+        .find_all(Locator::Css("#popup-caller img, #popup img"))
+        .await?;
+    assert!(
+        images.is_empty(),
+        "markup in a display name must never become an element ({} img found)",
+        images.len()
+    );
+    assert!(
+        app.client.get_alert_text().await.is_err(),
+        "no script ran from the display name, so no alert is open"
+    );
+    app.click("#decline").await?;
+    expect_sipp_success(sipp, "call declined from the popup").await?;
+    app.close().await?;
+    Ok(())
+}
+
+/// Where a `tel:` link's call goes in an emulated run: the bare number at the SIP domain
+/// `127.0.0.1`, default port (the shell has no flag for the demo agent's outbound port yet).
+const DEMO_SIP_PEER_PORT: u16 = 5060;
+
+/// sipp waiting (as UAS on the demo agent's outbound peer port) for an INVITE to +33123456789.
+fn sipp_expecting_the_dialed_number(work: &Path) -> anyhow::Result<harness::Proc> {
+    let script = scenario(work, "uas_busy.xml", &[("@NUMBER_RE@", r"\+33123456789")]);
+    assert!(
+        std::net::UdpSocket::bind(("127.0.0.1", DEMO_SIP_PEER_PORT)).is_ok(),
+        "UDP port {DEMO_SIP_PEER_PORT} on loopback must be free for the dialed peer (sipp)"
+    );
+    start_sipp(&script, DEMO_SIP_PEER_PORT, None, "callpop")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tel_link_pasted_in_the_dial_pad_shows_the_number_and_dials_it() -> anyhow::Result<()> {
+    let emu = emulator().await?;
+    let data = tempfile::tempdir()?;
+    let work = tempfile::tempdir()?;
+    let sipp = sipp_expecting_the_dialed_number(work.path())?;
+    let desktop = Desktop::start()?;
+    let app = desktop
+        .launch(&app_args(data.path(), &emu, free_udp_port()))
+        .await?;
+
+    app.find("#dial-input")
+        .await?
+        .send_keys("tel:+33123456789")
+        .await?;
+    let preview = app
+        .text_until("#dial-preview", "the number to be dialed", |t| {
+            digits(t).contains("33123456789")
+        })
+        .await?;
+    assert!(
+        digits(&preview).contains("33123456789"),
+        "the dial pad shows the link's number before dialing: {preview:?}"
+    );
+    app.screenshot("dial-preview-en").await?;
+    app.click("#dial-button").await?;
+    expect_sipp_success(sipp, "INVITE to +33123456789 received").await?;
+    app.close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "src-tauri emits a launch link's dial-request during setup, before the panel listens"]
+async fn tel_link_at_launch_asks_then_dials_the_number() -> anyhow::Result<()> {
+    let emu = emulator().await?;
+    let data = tempfile::tempdir()?;
+    let work = tempfile::tempdir()?;
+    let sipp = sipp_expecting_the_dialed_number(work.path())?;
+    let desktop = Desktop::start()?;
+    // As the OS does for a clicked link when Callpop is not running: the binary with the link
+    // as its argument. (A running instance gets it forwarded by the single-instance plugin,
+    // which the shell leaves out in emulated runs, so that path is not covered here.)
+    let mut args = app_args(data.path(), &emu, free_udp_port());
+    args.push("tel:+33123456789".into());
+    let app = desktop.launch(&args).await?;
+
+    let text = app
+        .text_until("#dial-request-text", "the number to confirm", |t| {
+            digits(t).contains("33123456789")
+        })
+        .await?;
+    assert!(
+        digits(&text).contains("33123456789"),
+        "the confirmation shows the link's number: {text:?}"
+    );
+    app.screenshot("dial-request-en").await?;
+    app.click("#confirm-dial").await?;
+    expect_sipp_success(sipp, "INVITE to +33123456789 received").await?;
+    app.close().await?;
+    Ok(())
+}
+
+/// The digits of `text` (a formatted number), with a leading `+` dropped.
+fn digits(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_survive_a_restart_and_the_password_stays_out_of_sqlite() -> anyhow::Result<()> {
+    let emu = emulator().await?;
+    let data = tempfile::tempdir()?;
+    let sip_port = free_udp_port();
+    let desktop = Desktop::start()?;
+    let args = app_args(data.path(), &emu, sip_port);
+    let app = desktop.launch(&args).await?;
+    let english_nav = app.find("#nav-settings").await?.text().await?;
+
+    app.click("#nav-settings").await?;
+    let switches = ["editable_who", "ignore_internal_calls"];
+    let mut before = Vec::new();
+    for switch in switches {
+        let toggle = app.find(&format!("#behaviour-{switch}")).await?;
+        before.push(toggle.is_selected().await?);
+        toggle.click().await?;
+    }
+    app.find("#language").await?.select_by_value("fr").await?;
+    app.click("#settings-save").await?;
+    app.find("#settings-info").await?;
+
+    let password = run_time_secret("sip-pw-");
+    let user = format!("agent{}", std::process::id());
+    let user_field = app.find("#sip-user").await?;
+    user_field.clear().await?;
+    user_field.send_keys(&user).await?;
+    let domain_field = app.find("#sip-domain").await?;
+    domain_field.clear().await?;
+    domain_field.send_keys("pbx.example.com").await?;
+    app.find("#sip-password")
+        .await?
+        .send_keys(&password)
+        .await?;
+    app.click("#sip-save").await?;
+    app.find("#sip-info").await?;
+    app.close().await?;
+
+    let app = desktop.launch(&args).await?;
+    let nav = app.find("#nav-settings").await?.text().await?;
+    assert_ne!(
+        nav, english_nav,
+        "after the restart the UI speaks the saved language (fr), not English"
+    );
+    app.click("#nav-settings").await?;
+    let language = app.find("#language").await?.prop("value").await?;
+    assert_eq!(
+        language.as_deref(),
+        Some("fr"),
+        "the language choice is kept"
+    );
+    for (switch, was) in switches.iter().zip(before) {
+        let now = app
+            .find(&format!("#behaviour-{switch}"))
+            .await?
+            .is_selected()
+            .await?;
+        assert_eq!(now, !was, "the switch {switch} keeps its new value");
+    }
+    let saved_user = app.find("#sip-user").await?.prop("value").await?;
+    assert_eq!(
+        saved_user.as_deref(),
+        Some(user.as_str()),
+        "the SIP user is kept"
+    );
+    let saved_domain = app.find("#sip-domain").await?.prop("value").await?;
+    assert_eq!(
+        saved_domain.as_deref(),
+        Some("pbx.example.com"),
+        "the SIP domain is kept"
+    );
+    app.screenshot("settings-after-restart-fr").await?;
+    app.close().await?;
+
+    // The password must be in no file of the data dir (the SQLite file, its WAL, anything).
+    let mut checked = 0;
+    for entry in std::fs::read_dir(data.path())? {
+        let path = entry?.path();
+        if path.is_file() {
+            let bytes = std::fs::read(&path)?;
+            checked += 1;
+            assert!(
+                !bytes
+                    .windows(password.len())
+                    .any(|w| w == password.as_bytes()),
+                "the SIP password must never be written to {}",
+                path.display()
+            );
+        }
+    }
+    assert!(checked > 0, "the data dir holds the database to check");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn screenshots_of_panel_popup_and_settings_in_each_language() -> anyhow::Result<()> {
+    let emu = emulator().await?;
+    let data = tempfile::tempdir()?;
+    let sip_port = free_udp_port();
+    let desktop = Desktop::start()?;
+    let app = desktop
+        .launch(&app_args(data.path(), &emu, sip_port))
+        .await?;
+    let work = tempfile::tempdir()?;
+    let mut settings_titles = Vec::new();
+
+    for (language, region) in [("en", "US"), ("ja", "JP"), ("fr", "FR"), ("ko", "KR")] {
+        app.switch_to_panel().await?;
+        app.click("#nav-settings").await?;
+        app.find("#language")
+            .await?
+            .select_by_value(language)
+            .await?;
+        app.click("#settings-save").await?;
+        app.find("#settings-info").await?;
+        let title = app.find("#general-title").await?.text().await?;
+        app.screenshot(&format!("settings-{language}")).await?;
+        settings_titles.push(title);
+
+        app.click("#nav-panel").await?;
+        let caller = known(region, "Contact");
+        let script = scenario(
+            work.path(),
+            "uac_declined.xml",
+            &[("@CALLER@", caller.e164), ("@NAME@", "Mobile")],
+        );
+        let sipp = start_sipp(&script, free_udp_port(), Some(app_sip(sip_port)), "2001")?;
+        app.switch_to_popup().await?;
+        app.text_until("[data-testid=popup-records]", "the matched contact", |t| {
+            t.contains(caller.name)
+        })
+        .await?;
+        app.screenshot(&format!("popup-{language}")).await?;
+        app.switch_to_panel().await?;
+        app.find(&format!(
+            "[data-testid=record-{}]",
+            record_id(&emu, &caller)
+        ))
+        .await?;
+        app.screenshot(&format!("panel-{language}")).await?;
+        app.switch_to_popup().await?;
+        app.click("#decline").await?;
+        expect_sipp_success(sipp, "call declined from the popup").await?;
+    }
+    settings_titles.dedup();
+    assert_eq!(
+        settings_titles.len(),
+        4,
+        "each language titles the settings its own way: {settings_titles:?}"
+    );
+    app.close().await?;
+    Ok(())
+}
