@@ -2,14 +2,24 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: deps demo test lint fmt clippy bench fuzz-smoke
+.PHONY: deps ui demo test lint fmt clippy bench fuzz-smoke
 
 deps:
 	@scripts/install-deps.sh
 
-## Launch the demo (emulator with seed data plus a scripted session; the desktop app replaces it later).
-demo: deps
-	$(CARGO) run --release -p callpop-salesforce --example demo
+## The web UI bundle that the desktop shell embeds (ui/dist; deps ran `npm ci` in ui/).
+ui: deps
+	cd ui && npm run build
+
+## Launch the desktop app against the embedded Salesforce emulator, with the demo caller in the
+## tray (a virtual screen through xvfb-run when there is no $DISPLAY).
+demo: deps ui
+	@if [ -z "$$DISPLAY" ]; then \
+	  echo "No \$$DISPLAY: running the demo under xvfb-run (a virtual screen you cannot see)"; \
+	  xvfb-run -a $(CARGO) run --release -p callpop-desktop -- --demo; \
+	else \
+	  $(CARGO) run --release -p callpop-desktop -- --demo; \
+	fi
 
 ## Every check and every test, as CI runs it.
 test: deps lint
@@ -23,7 +33,8 @@ FUZZ_SECONDS ?= 15
 fuzz-smoke: deps
 	cd crates/sip/fuzz && mkdir -p corpus/sip_inputs && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -s none sip_inputs corpus/sip_inputs seeds/sip_inputs -- -max_total_time=$(FUZZ_SECONDS)
 
-lint:
+## The desktop shell embeds ui/dist, so it is built before clippy compiles src-tauri.
+lint: ui
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 

@@ -1,0 +1,339 @@
+//! Everything behind the windows, started before them: the store, the Salesforce client (and in
+//! demo mode the embedded emulator it signs in to), the SIP agent and the engine.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use app_api::{
+    AppSettings, AudioChoice, Layout, Replay, SalesforceSettings, SfEnvironment, SipAccount,
+};
+use engine::{Engine, EngineConfig, EngineDeps, EngineHandle, Input, SystemClock, UiEvent};
+use salesforce::{Client, ClientConfig, KeyringStore, LoginHost, MemoryStore, TokenStore};
+use sf_emulator::Emulator;
+use store::Store;
+use telephony::SipTelephony;
+use tokio::sync::mpsc;
+
+use crate::cli::Args;
+
+/// Settings keys in the store.
+pub mod keys {
+    /// [`app_api::AppSettings`].
+    pub const SETTINGS: &str = "desktop.settings";
+    /// The softphone layout, as its JSON file.
+    pub const LAYOUT: &str = "desktop.layout";
+    /// [`app_api::SalesforceSettings`].
+    pub const SALESFORCE: &str = "desktop.salesforce";
+    /// [`app_api::SipAccount`].
+    pub const SIP_ACCOUNT: &str = "desktop.sip_account";
+    /// [`app_api::AudioChoice`].
+    pub const AUDIO: &str = "desktop.audio";
+    /// The instance URL of the last sign-in (where pops go).
+    pub const INSTANCE_URL: &str = "desktop.instance_url";
+}
+
+/// The keychain service the SIP password is kept under.
+pub const SIP_KEYRING_SERVICE: &str = "callpop-sip";
+
+/// The consumer key used when none is set (the emulator's default; a real org needs its own).
+pub const DEFAULT_CLIENT_ID: &str = "callpop-desktop";
+
+/// The running parts.
+pub struct Backend {
+    /// Whether this is the demo (or an external emulator).
+    pub emulated: bool,
+    /// The embedded emulator (demo mode only).
+    pub emulator: Option<Arc<Emulator>>,
+    /// The database.
+    pub store: Arc<Store>,
+    /// The Salesforce client the engine uses.
+    pub client: Client,
+    /// The SIP agent.
+    pub telephony: Arc<SipTelephony>,
+    /// The engine's input.
+    pub engine: mpsc::Sender<Input>,
+    /// Keeps the engine's tasks.
+    pub _engine: EngineHandle,
+    /// The agent's settings.
+    pub settings: Mutex<AppSettings>,
+    /// The softphone layout.
+    pub layout: Mutex<Layout>,
+    /// The Salesforce connection settings.
+    pub salesforce: Mutex<SalesforceSettings>,
+    /// The SIP account.
+    pub sip_account: Mutex<SipAccount>,
+    /// The SIP password given in an emulated run (never written anywhere).
+    pub demo_sip_password: Mutex<Option<String>>,
+    /// The audio choice.
+    pub audio: Mutex<AudioChoice>,
+    /// What is replayed to a window that (re)loads.
+    pub replay: Mutex<Replay>,
+    /// Holds the demo's temp data dir for the life of the process.
+    pub _temp_dir: Option<tempfile::TempDir>,
+}
+
+/// Reads a stored setting, or its default when absent or unreadable (logged: the previous
+/// settings stay in force, the broken value is not used).
+fn stored<T: serde::de::DeserializeOwned + Default>(store: &Store, key: &str) -> T {
+    match store.settings().get::<T>(key) {
+        Ok(Some(v)) => v,
+        Ok(None) => T::default(),
+        Err(err) => {
+            tracing::warn!(key, %err, "stored setting unreadable; using the default");
+            T::default()
+        }
+    }
+}
+
+/// The login host of a settings environment.
+pub fn login_host(env: &SfEnvironment) -> anyhow::Result<LoginHost> {
+    Ok(match env {
+        SfEnvironment::Production => LoginHost::Production,
+        SfEnvironment::Sandbox => LoginHost::Sandbox,
+        SfEnvironment::MyDomain { url } => LoginHost::MyDomain(
+            url::Url::parse(url).with_context(|| format!("My Domain URL {url:?}"))?,
+        ),
+    })
+}
+
+fn data_dir(args: &Args) -> anyhow::Result<(PathBuf, Option<tempfile::TempDir>)> {
+    if let Some(dir) = &args.data_dir {
+        return Ok((dir.clone(), None));
+    }
+    if args.emulated() {
+        let temp = tempfile::Builder::new()
+            .prefix("callpop-demo-")
+            .tempdir()
+            .context("creating the demo's data dir")?;
+        return Ok((temp.path().to_path_buf(), Some(temp)));
+    }
+    let dirs = directories::ProjectDirs::from("app", "Callpop", "Callpop")
+        .context("no home directory to keep Callpop's data in")?;
+    Ok((dirs.data_dir().to_path_buf(), None))
+}
+
+/// Signs in to an emulator started with auto-approve: the PKCE flow, with an HTTP client
+/// following the authorize redirect in place of the browser.
+async fn emulator_sign_in(client: &Client) -> anyhow::Result<salesforce::Tokens> {
+    let pending = client.begin_login().await?;
+    let url = pending.authorize_url.clone();
+    let browser = tokio::spawn(async move {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()?;
+        http.get(url).send().await?.error_for_status()?;
+        Ok::<_, reqwest::Error>(())
+    });
+    let tokens = tokio::time::timeout(std::time::Duration::from_secs(10), pending.finish())
+        .await
+        .context("the emulator did not redirect back (start it with --auto-approve)")??;
+    browser
+        .await
+        .context("the sign-in request task")?
+        .context("following the authorize redirect")?;
+    Ok(tokens)
+}
+
+/// The SIP agent's config from the account (or the demo's: `agent@127.0.0.1`, no registrar).
+fn sip_config(args: &Args, account: &SipAccount, password: Option<String>) -> (sip::Config, bool) {
+    if args.emulated() {
+        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), args.sip_port.unwrap_or(0));
+        return (sip::Config::new(addr, "agent", "127.0.0.1"), false);
+    }
+    let addr = SocketAddr::new(
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        args.sip_port.unwrap_or(5060),
+    );
+    let user = if account.user.is_empty() {
+        "agent".to_owned()
+    } else {
+        account.user.clone()
+    };
+    let domain = account
+        .registrar
+        .clone()
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| account.domain.clone());
+    let mut config = sip::Config::new(addr, user, domain);
+    config.password = password.map(sip::Password::new);
+    config.busy_policy = match account.busy_policy {
+        app_api::BusyPolicy::RingWaiting => sip::BusyPolicy::RingWaiting,
+        app_api::BusyPolicy::Reject486 => sip::BusyPolicy::Reject486,
+    };
+    let register = account.registrar.as_deref().is_some_and(|r| !r.is_empty());
+    (config, register)
+}
+
+fn sip_password(account: &SipAccount) -> Option<String> {
+    if !account.has_password {
+        return None;
+    }
+    let entry = keyring::Entry::new(
+        SIP_KEYRING_SERVICE,
+        &format!("{}@{}", account.user, account.domain),
+    )
+    .ok()?;
+    match entry.get_password() {
+        Ok(p) => Some(p),
+        Err(err) => {
+            tracing::warn!(%err, "SIP password not readable from the keychain");
+            None
+        }
+    }
+}
+
+/// Starts everything. Returns the backend and the engine's UI events.
+pub async fn start(args: &Args) -> anyhow::Result<(Backend, mpsc::Receiver<UiEvent>)> {
+    let (dir, temp_dir) = data_dir(args)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let db = dir.join("callpop.sqlite3");
+    let store = Arc::new(Store::open(&db).with_context(|| format!("opening {}", db.display()))?);
+
+    let mut settings: AppSettings = stored(&store, keys::SETTINGS);
+    if let Ok(region) = cti::Region::parse(&settings.region) {
+        settings.behaviour.default_region = region;
+    }
+    let layout = match store.settings().get::<String>(keys::LAYOUT) {
+        Ok(Some(text)) => cti::layout::import(&text).unwrap_or_else(|err| {
+            tracing::warn!(%err, "stored layout unreadable; using the default");
+            Layout::default()
+        }),
+        _ => Layout::default(),
+    };
+    let account: SipAccount = match store.settings().get::<SipAccount>(keys::SIP_ACCOUNT) {
+        Ok(Some(a)) => a,
+        _ => SipAccount {
+            user: String::new(),
+            domain: String::new(),
+            registrar: None,
+            transport: app_api::Transport::Udp,
+            busy_policy: app_api::BusyPolicy::RingWaiting,
+            has_password: false,
+        },
+    };
+    let audio: AudioChoice = stored(&store, keys::AUDIO);
+
+    // Salesforce: the embedded emulator, an external one, or the configured org.
+    let mut emulator = None;
+    let (sf_settings, login, token_store): (SalesforceSettings, LoginHost, Arc<dyn TokenStore>) =
+        if args.emulated() {
+            let login_url = match &args.emulator_url {
+                Some(url) => url.clone(),
+                None => {
+                    let config = sf_emulator::Config {
+                        auto_approve: true,
+                        ..sf_emulator::Config::default()
+                    };
+                    let emu = Emulator::start(config)
+                        .await
+                        .context("starting the embedded Salesforce emulator")?;
+                    tracing::info!(login = %emu.login_url(), instance = %emu.instance_url(), "emulator started");
+                    let url = emu.login_url();
+                    emulator = Some(Arc::new(emu));
+                    url
+                }
+            };
+            let sf = SalesforceSettings {
+                environment: SfEnvironment::MyDomain {
+                    url: login_url.to_string(),
+                },
+                client_id: DEFAULT_CLIENT_ID.to_owned(),
+                username: None,
+            };
+            (
+                sf,
+                LoginHost::Custom(login_url),
+                Arc::new(MemoryStore::new()),
+            )
+        } else {
+            let sf: SalesforceSettings = match store.settings().get(keys::SALESFORCE) {
+                Ok(Some(s)) => s,
+                _ => SalesforceSettings {
+                    environment: SfEnvironment::Production,
+                    client_id: DEFAULT_CLIENT_ID.to_owned(),
+                    username: None,
+                },
+            };
+            let login = login_host(&sf.environment)?;
+            let keyring = KeyringStore::new("default").context("opening the OS keychain")?;
+            (sf, login, Arc::new(keyring))
+        };
+    let client = Client::new(
+        ClientConfig::new(login, sf_settings.client_id.clone()),
+        token_store,
+    )
+    .context("setting up the Salesforce client")?;
+    let mut sf_settings = sf_settings;
+    let instance_url = if args.emulated() {
+        let tokens = emulator_sign_in(&client)
+            .await
+            .context("signing in to the emulator")?;
+        if let Ok(me) = client.userinfo().await {
+            sf_settings.username = Some(me.username);
+        }
+        tokens.instance_url
+    } else {
+        match store.settings().get::<String>(keys::INSTANCE_URL) {
+            Ok(Some(u)) => url::Url::parse(&u).unwrap_or_else(|_| client.login_url().clone()),
+            _ => client.login_url().clone(),
+        }
+    };
+
+    // The SIP agent.
+    let password = if args.emulated() {
+        None
+    } else {
+        sip_password(&account)
+    };
+    let (sip_config, register) = sip_config(args, &account, password);
+    let telephony = Arc::new(
+        SipTelephony::start(sip_config, register)
+            .await
+            .context("starting the SIP agent")?,
+    );
+    tracing::info!(sip = %telephony.local_addr(), register, "SIP agent listening");
+
+    // The engine.
+    let mut config = EngineConfig::new(instance_url);
+    config.layout = layout.clone();
+    config.behaviour = settings.behaviour.clone();
+    config.history_db = Some(db.clone());
+    let (handle, ui) = Engine::start(
+        config,
+        EngineDeps {
+            store: store.clone(),
+            client: client.clone(),
+            clock: Arc::new(SystemClock),
+            telephony: telephony.clone(),
+        },
+    )
+    .context("starting the engine")?;
+
+    Ok((
+        Backend {
+            emulated: args.emulated(),
+            emulator,
+            store,
+            client,
+            telephony,
+            engine: handle.sender(),
+            _engine: handle,
+            settings: Mutex::new(settings),
+            layout: Mutex::new(layout),
+            salesforce: Mutex::new(sf_settings),
+            sip_account: Mutex::new(account),
+            demo_sip_password: Mutex::new(None),
+            audio: Mutex::new(audio),
+            replay: Mutex::new(Replay::default()),
+            _temp_dir: temp_dir,
+        },
+        ui,
+    ))
+}
+
+/// Locks a mutex, taking the data even if a holder panicked.
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,429 @@
+//! The Tauri commands of the contract. Each forwards to the engine, the store, the Salesforce
+//! client or `app-api`; errors come back as one sentence for the agent.
+
+use app_api::{
+    AgentAction, AppSettings, AudioChoice, AudioDevices, ConnectionCheck, DialTarget, HistoryRow,
+    Layout, Match, SalesforceSettings, SfEnvironment, SipAccount, SmsItem, SmsThread, Snapshot,
+};
+use chrono::Utc;
+use engine::Input;
+use tauri::{AppHandle, State};
+use tauri_plugin_opener::OpenerExt;
+
+use crate::backend::{self, keys, lock};
+use crate::shell::{self, Shell};
+
+type Reply<T> = Result<T, String>;
+
+/// The handler of every command (listed once; `build.rs` lists the same names for the ACL).
+pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        snapshot,
+        act,
+        dial_preview,
+        dial,
+        search_records,
+        history,
+        retry_log,
+        sms_threads,
+        sms_messages,
+        send_sms,
+        settings,
+        save_settings,
+        layout,
+        save_layout,
+        import_layout,
+        export_layout,
+        salesforce,
+        sf_sign_in,
+        sf_check,
+        sf_disconnect,
+        sip_account,
+        save_sip_account,
+        audio_devices,
+        save_audio,
+        test_tone,
+        mic_monitor,
+    ]
+}
+
+fn stored_fail(err: store::Error) -> String {
+    format!("Callpop could not save this on disk: {err}.")
+}
+
+#[tauri::command]
+fn snapshot(shell: State<'_, Shell>, window: tauri::Window) -> Snapshot {
+    let (calls, connection, api_usage) = {
+        let replay = lock(&shell.backend.replay);
+        (replay.events(), replay.connection(), replay.api_usage())
+    };
+    let settings = lock(&shell.backend.settings).clone();
+    let os_locale = std::env::var("LC_ALL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or_else(|| std::env::var("LANG").ok());
+    let snapshot = Snapshot {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        demo: shell.demo.is_some(),
+        sip: shell.sip(),
+        connection,
+        api_usage,
+        calls,
+        language: settings.language.effective(os_locale.as_deref()).to_owned(),
+        theme: settings.theme,
+    };
+    if window.label() == shell::MAIN {
+        shell.mark_ready();
+    }
+    snapshot
+}
+
+#[tauri::command]
+async fn act(shell: State<'_, Shell>, action: AgentAction) -> Reply<()> {
+    shell.act(action).await
+}
+
+#[tauri::command]
+fn dial_preview(shell: State<'_, Shell>, input: String) -> Reply<DialTarget> {
+    let behaviour = lock(&shell.backend.settings).behaviour.clone();
+    app_api::dial_target(&input, &behaviour).map_err(|e| e.to_string())
+}
+
+#[tauri::command]
+async fn dial(shell: State<'_, Shell>, number: String) -> Reply<()> {
+    shell.act(AgentAction::Dial { number }).await
+}
+
+#[tauri::command]
+async fn search_records(shell: State<'_, Shell>, query: String) -> Reply<Vec<Match>> {
+    let query = query.trim().to_owned();
+    if query.chars().count() < 2 {
+        return Err("Type at least two letters of a name to search.".into());
+    }
+    let records = shell
+        .backend
+        .client
+        .search_name(&[query])
+        .await
+        .map_err(|e| format!("The search in Salesforce failed: {e}."))?;
+    let layout = lock(&shell.backend.layout).inbound.clone();
+    Ok(engine::matches_from_search(&records, &layout))
+}
+
+#[tauri::command]
+fn history(shell: State<'_, Shell>, limit: u32) -> Reply<Vec<HistoryRow>> {
+    let region = lock(&shell.backend.settings).behaviour.default_region;
+    let calls = shell
+        .backend
+        .store
+        .calls()
+        .recent(limit.min(1000) as usize)
+        .map_err(|e| format!("The call history could not be read: {e}."))?;
+    Ok(calls
+        .iter()
+        .map(|c| app_api::history_row(c, region))
+        .collect())
+}
+
+#[tauri::command]
+async fn retry_log(shell: State<'_, Shell>, call_object: String) -> Reply<()> {
+    shell.act(AgentAction::RetryLog { call_object }).await
+}
+
+const NO_SMS_HISTORY: &str =
+    "SMS history is not kept by this version yet: new messages are logged to Salesforce as they come.";
+
+#[tauri::command]
+fn sms_threads() -> Reply<Vec<SmsThread>> {
+    Err(NO_SMS_HISTORY.into())
+}
+
+#[tauri::command]
+fn sms_messages(number: String) -> Reply<Vec<SmsItem>> {
+    let _ = number;
+    Err(NO_SMS_HISTORY.into())
+}
+
+#[tauri::command]
+async fn send_sms(shell: State<'_, Shell>, to: String, text: String) -> Reply<()> {
+    if text.trim().is_empty() {
+        return Err("Type a message to send.".into());
+    }
+    shell.act(AgentAction::SendSms { to, text }).await
+}
+
+#[tauri::command]
+fn settings(shell: State<'_, Shell>) -> AppSettings {
+    lock(&shell.backend.settings).clone()
+}
+
+#[tauri::command]
+fn save_settings(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    mut settings: AppSettings,
+) -> Reply<AppSettings> {
+    let region = cti::Region::parse(&settings.region).map_err(|_| {
+        format!(
+            "{:?} is not a region code (JP, FR, KR, US …).",
+            settings.region
+        )
+    })?;
+    settings.region = region.as_str().to_owned();
+    settings.behaviour.default_region = region;
+    settings
+        .behaviour
+        .internal_rule
+        .validate()
+        .map_err(|e| format!("Internal numbers: {e}."))?;
+    shell
+        .backend
+        .store
+        .settings()
+        .put(keys::SETTINGS, &settings, Utc::now())
+        .map_err(stored_fail)?;
+    let shortcuts = settings.shortcuts.clone();
+    *lock(&shell.backend.settings) = settings.clone();
+    shell::register_shortcuts(&app, &shortcuts)?;
+    Ok(settings)
+}
+
+#[tauri::command]
+fn layout(shell: State<'_, Shell>) -> Layout {
+    lock(&shell.backend.layout).clone()
+}
+
+fn keep_layout(shell: &Shell, layout: Layout) -> Reply<Layout> {
+    layout
+        .validate()
+        .map_err(|e| format!("The layout was not saved: {e}."))?;
+    shell
+        .backend
+        .store
+        .settings()
+        .put(keys::LAYOUT, &cti::layout::export(&layout), Utc::now())
+        .map_err(stored_fail)?;
+    *lock(&shell.backend.layout) = layout.clone();
+    Ok(layout)
+}
+
+#[tauri::command]
+fn save_layout(shell: State<'_, Shell>, layout: Layout) -> Reply<Layout> {
+    keep_layout(&shell, layout)
+}
+
+#[tauri::command]
+fn import_layout(shell: State<'_, Shell>, text: String) -> Reply<Layout> {
+    let layout = cti::layout::import(&text).map_err(|e| {
+        format!("The layout file was not imported (the current layout stays): {e}.")
+    })?;
+    keep_layout(&shell, layout)
+}
+
+#[tauri::command]
+fn export_layout(shell: State<'_, Shell>) -> String {
+    cti::layout::export(&lock(&shell.backend.layout))
+}
+
+#[tauri::command]
+fn salesforce(shell: State<'_, Shell>) -> SalesforceSettings {
+    lock(&shell.backend.salesforce).clone()
+}
+
+#[tauri::command]
+async fn sf_sign_in(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    environment: SfEnvironment,
+) -> Reply<()> {
+    let wanted = backend::login_host(&environment).map_err(|e| format!("{e:#}."))?;
+    let running = shell.backend.client.login_url().clone();
+    let wanted_url = wanted.url().map_err(|e| format!("{e}."))?;
+    if wanted_url != running && !shell.backend.emulated {
+        // The engine's client is bound to its login host: keep the choice for the next start.
+        let mut sf = lock(&shell.backend.salesforce).clone();
+        sf.environment = environment;
+        shell
+            .backend
+            .store
+            .settings()
+            .put(keys::SALESFORCE, &sf, Utc::now())
+            .map_err(stored_fail)?;
+        *lock(&shell.backend.salesforce) = sf;
+        return Err(format!(
+            "Saved. Restart Callpop to sign in through {wanted_url}."
+        ));
+    }
+    let opener = app.clone();
+    let tokens = shell
+        .backend
+        .client
+        .pkce_login(move |url| {
+            opener
+                .opener()
+                .open_url(url.as_str(), None::<&str>)
+                .map_err(|e| salesforce::Error::Browser {
+                    message: e.to_string(),
+                })
+        })
+        .await
+        .map_err(|e| format!("Signing in to Salesforce failed: {e}."))?;
+    let _ = shell.backend.store.settings().put(
+        keys::INSTANCE_URL,
+        &tokens.instance_url.to_string(),
+        Utc::now(),
+    );
+    let username = shell
+        .backend
+        .client
+        .userinfo()
+        .await
+        .ok()
+        .map(|u| u.username);
+    {
+        let mut sf = lock(&shell.backend.salesforce);
+        sf.username = username;
+        let _ = shell
+            .backend
+            .store
+            .settings()
+            .put(keys::SALESFORCE, &*sf, Utc::now());
+    }
+    shell
+        .backend
+        .engine
+        .send(Input::SignedIn)
+        .await
+        .map_err(|_| "Callpop's engine has stopped; restart Callpop.".to_owned())
+}
+
+#[tauri::command]
+async fn sf_check(shell: State<'_, Shell>) -> Reply<ConnectionCheck> {
+    let client = &shell.backend.client;
+    let mut problems = Vec::new();
+    let mut username = None;
+    if !client.is_signed_in().await {
+        problems.push("Callpop is not signed in to Salesforce.".to_owned());
+    } else if client.needs_reconnect().await {
+        problems.push("The Salesforce session ended: sign in again.".to_owned());
+    } else {
+        match client.userinfo().await {
+            Ok(me) => username = Some(me.username),
+            Err(e) => problems.push(format!("Salesforce did not say who is signed in: {e}.")),
+        }
+        if let Err(e) = client.api_version().await {
+            problems.push(format!("The REST API is not reachable: {e}."));
+        }
+    }
+    let instance_url = shell
+        .backend
+        .store
+        .settings()
+        .get::<String>(keys::INSTANCE_URL)
+        .ok()
+        .flatten();
+    Ok(ConnectionCheck {
+        ok: problems.is_empty(),
+        problems,
+        username,
+        instance_url,
+        api_usage: client.api_usage().map(|u| app_api::ApiUsage {
+            used: u.used,
+            max: u.max,
+        }),
+    })
+}
+
+#[tauri::command]
+async fn sf_disconnect(shell: State<'_, Shell>) -> Reply<()> {
+    shell
+        .backend
+        .client
+        .disconnect()
+        .await
+        .map_err(|e| format!("Disconnecting from Salesforce failed: {e}."))?;
+    lock(&shell.backend.salesforce).username = None;
+    Ok(())
+}
+
+#[tauri::command]
+fn sip_account(shell: State<'_, Shell>) -> SipAccount {
+    lock(&shell.backend.sip_account).clone()
+}
+
+#[tauri::command]
+fn save_sip_account(
+    shell: State<'_, Shell>,
+    mut account: SipAccount,
+    password: Option<String>,
+) -> Reply<SipAccount> {
+    if account.user.trim().is_empty() || account.domain.trim().is_empty() {
+        return Err("A SIP account needs a user and a domain.".into());
+    }
+    let previous = lock(&shell.backend.sip_account).clone();
+    account.has_password =
+        previous.has_password && previous.user == account.user && previous.domain == account.domain;
+    if let Some(password) = password.filter(|p| !p.is_empty()) {
+        if shell.backend.emulated {
+            // Never written anywhere in a demo: kept for this run only.
+            *lock(&shell.backend.demo_sip_password) = Some(password);
+        } else {
+            keyring::Entry::new(
+                backend::SIP_KEYRING_SERVICE,
+                &format!("{}@{}", account.user, account.domain),
+            )
+            .and_then(|entry| entry.set_password(&password))
+            .map_err(|e| format!("The password could not be kept in the OS keychain: {e}."))?;
+        }
+        account.has_password = true;
+    }
+    shell
+        .backend
+        .store
+        .settings()
+        .put(keys::SIP_ACCOUNT, &account, Utc::now())
+        .map_err(stored_fail)?;
+    *lock(&shell.backend.sip_account) = account.clone();
+    Ok(account)
+}
+
+#[tauri::command]
+fn audio_devices(shell: State<'_, Shell>) -> AudioDevices {
+    // The SIP agent plays a tone or silence and discards what it hears: no sound device is
+    // opened by this version, so there is none to list.
+    AudioDevices {
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+        choice: lock(&shell.backend.audio).clone(),
+    }
+}
+
+#[tauri::command]
+fn save_audio(shell: State<'_, Shell>, choice: AudioChoice) -> Reply<AudioDevices> {
+    shell
+        .backend
+        .store
+        .settings()
+        .put(keys::AUDIO, &choice, Utc::now())
+        .map_err(stored_fail)?;
+    *lock(&shell.backend.audio) = choice;
+    Ok(audio_devices(shell))
+}
+
+const NO_AUDIO_DEVICES: &str =
+    "This version of Callpop does not use the computer's speakers or microphone yet.";
+
+#[tauri::command]
+fn test_tone(output: Option<String>) -> Reply<()> {
+    let _ = output;
+    Err(NO_AUDIO_DEVICES.into())
+}
+
+#[tauri::command]
+fn mic_monitor(on: bool) -> Reply<()> {
+    if on {
+        Err(NO_AUDIO_DEVICES.into())
+    } else {
+        Ok(())
+    }
+}

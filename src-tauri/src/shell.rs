@@ -1,0 +1,454 @@
+//! The Tauri application: windows, event forwarding, deep links, shortcuts, notifications.
+
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use app_api::{popup_window, AgentAction, PopupWindow, SipState, SipStatus};
+use engine::{CallPhase, Direction, Input, UiEvent};
+use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder};
+use tauri_plugin_deep_link::DeepLinkExt;
+use tauri_plugin_global_shortcut::{GlobalShortcutExt, Shortcut, ShortcutState};
+use tauri_plugin_notification::NotificationExt;
+use tauri_plugin_opener::OpenerExt;
+
+use crate::backend::{self, lock, Backend};
+use crate::cli::Args;
+use crate::demo::DemoCaller;
+use crate::tray;
+
+/// Window labels (the capability files name them).
+pub const MAIN: &str = "main";
+/// The incoming-call popup window.
+pub const POPUP: &str = "popup";
+
+/// Event names of the contract.
+pub mod events {
+    /// [`engine::UiEvent`].
+    pub const UI_EVENT: &str = "ui-event";
+    /// [`app_api::SipStatus`].
+    pub const SIP_STATUS: &str = "sip-status";
+    /// [`app_api::DialTarget`].
+    pub const DIAL_REQUEST: &str = "dial-request";
+    /// A view name from the tray.
+    pub const NAVIGATE: &str = "navigate";
+}
+
+/// What the commands reach: the backend plus the shell's own bits.
+pub struct Shell {
+    /// The running parts.
+    pub backend: Backend,
+    /// The demo caller (demo mode only).
+    pub demo: Option<Arc<DemoCaller>>,
+    /// Set once `READY` was printed.
+    pub ready: AtomicBool,
+    /// The region to ring from once ready (`--demo-call`).
+    pub demo_call: Option<String>,
+}
+
+/// The app's SIP status in the contract's shape. Without a registrar (the demo, or a PBX that
+/// sends calls to our address) a bound agent is reachable: it is shown as registered with
+/// `expires` 0.
+pub fn sip_status(status: &telephony::SipStatus, registrar: bool) -> SipStatus {
+    let state = match &status.state {
+        telephony::RegistrationState::Unregistered if !registrar => {
+            SipState::Registered { expires: 0 }
+        }
+        telephony::RegistrationState::Unregistered => SipState::Unregistered,
+        telephony::RegistrationState::Registering => SipState::Registering,
+        telephony::RegistrationState::Registered { expires } => {
+            SipState::Registered { expires: *expires }
+        }
+        telephony::RegistrationState::Failed { reason } => SipState::Failed {
+            reason: reason.clone(),
+        },
+    };
+    SipStatus {
+        state,
+        local_addr: Some(status.local_addr.to_string()),
+    }
+}
+
+impl Shell {
+    /// Whether the SIP account names a registrar.
+    pub fn has_registrar(&self) -> bool {
+        !self.backend.emulated
+            && lock(&self.backend.sip_account)
+                .registrar
+                .as_deref()
+                .is_some_and(|r| !r.is_empty())
+    }
+
+    /// The current SIP status.
+    pub fn sip(&self) -> SipStatus {
+        let status = self.backend.telephony.status().borrow().clone();
+        sip_status(&status, self.has_registrar())
+    }
+
+    /// Gives the engine an agent action.
+    pub async fn act(&self, action: AgentAction) -> Result<(), String> {
+        self.backend
+            .engine
+            .send(Input::Agent(action))
+            .await
+            .map_err(|_| "Callpop's engine has stopped; restart Callpop.".to_owned())
+    }
+
+    /// Prints `READY sip=<addr>` once (the panel asked for its state and the agent listens),
+    /// then rings the `--demo-call` region.
+    pub fn mark_ready(&self) {
+        if self.ready.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "READY sip={}", self.backend.telephony.local_addr());
+        let _ = out.flush();
+        if let (Some(demo), Some(region)) = (&self.demo, &self.demo_call) {
+            let demo = demo.clone();
+            let region = region.clone();
+            tauri::async_runtime::spawn(async move {
+                if let Err(err) = demo.call(&region).await {
+                    tracing::warn!(%err, region, "demo call failed");
+                }
+            });
+        }
+    }
+}
+
+/// Shows and focuses the panel.
+pub fn show_main(app: &AppHandle) {
+    if let Some(w) = app.get_webview_window(MAIN) {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+}
+
+/// Handles a `tel:`/`callto:`/`sip:` link: a `dial-request` for the UI to confirm, or a clear
+/// message when it cannot be dialed (nothing is dialed either way).
+pub fn open_link(app: &AppHandle, link: &str) {
+    let Some(shell) = app.try_state::<Shell>() else {
+        return;
+    };
+    let behaviour = lock(&shell.backend.settings).behaviour.clone();
+    show_main(app);
+    match app_api::dial_target(link, &behaviour) {
+        Ok(target) => {
+            tracing::info!(number = %target.number, "dial request from a link");
+            let _ = app.emit_to(MAIN, events::DIAL_REQUEST, &target);
+        }
+        Err(err) => {
+            tracing::info!(%err, "link refused");
+            let _ = app.emit(
+                events::UI_EVENT,
+                &UiEvent::ActionFailed {
+                    call_id: None,
+                    message: err.to_string(),
+                },
+            );
+        }
+    }
+}
+
+/// (Re)registers the answer and hang-up shortcuts from the settings. A shortcut the OS refuses
+/// is reported in the log and skipped.
+pub fn register_shortcuts(app: &AppHandle, shortcuts: &app_api::Shortcuts) -> Result<(), String> {
+    let gs = app.global_shortcut();
+    let _ = gs.unregister_all();
+    let mut problems = Vec::new();
+    for (name, accel) in [
+        ("answer", &shortcuts.answer),
+        ("hang up", &shortcuts.hang_up),
+    ] {
+        if accel.trim().is_empty() {
+            continue;
+        }
+        match accel.parse::<Shortcut>() {
+            Ok(shortcut) => {
+                if let Err(err) = gs.register(shortcut) {
+                    tracing::warn!(%err, accel, "shortcut not registered");
+                    problems.push(format!(
+                        "The {name} shortcut {accel} could not be registered: {err}."
+                    ));
+                }
+            }
+            Err(err) => problems.push(format!(
+                "The {name} shortcut {accel:?} is not a valid key combination: {err}."
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join(" "))
+    }
+}
+
+fn on_shortcut(app: &AppHandle, shortcut: &Shortcut) {
+    let Some(shell) = app.try_state::<Shell>() else {
+        return;
+    };
+    let shortcuts = lock(&shell.backend.settings).shortcuts.clone();
+    let is = |accel: &str| accel.parse::<Shortcut>().ok().as_ref() == Some(shortcut);
+    let action = {
+        let replay = lock(&shell.backend.replay);
+        if is(&shortcuts.answer) {
+            replay
+                .ringing_inbound()
+                .map(|id| AgentAction::Answer { call_id: id.into() })
+        } else if is(&shortcuts.hang_up) {
+            replay
+                .active()
+                .map(|id| AgentAction::HangUp { call_id: id.into() })
+        } else {
+            None
+        }
+    };
+    if let Some(action) = action {
+        let sender = shell.backend.engine.clone();
+        tauri::async_runtime::spawn(async move {
+            let _ = sender.send(Input::Agent(action)).await;
+        });
+    }
+}
+
+/// What happens around each engine event before the UI gets it: the popup window, the browser
+/// pop, the ringing notification, the tray.
+fn on_engine_event(app: &AppHandle, event: &UiEvent) {
+    let Some(shell) = app.try_state::<Shell>() else {
+        return;
+    };
+    let window_move = {
+        let mut replay = lock(&shell.backend.replay);
+        replay.apply(event);
+        popup_window(event, &replay)
+    };
+    if let Some(popup) = app.get_webview_window(POPUP) {
+        match window_move {
+            Some(PopupWindow::Show) => {
+                let _ = popup.show();
+                let _ = popup.set_always_on_top(true);
+            }
+            Some(PopupWindow::Hide) => {
+                let _ = popup.hide();
+            }
+            None => {}
+        }
+    }
+    match event {
+        UiEvent::Pop {
+            url, new_window, ..
+        } => {
+            // On Linux the default browser decides between a tab and a window (xdg-open has no
+            // such option); `new_window` is honoured where the platform lets us choose.
+            tracing::info!(%url, new_window, "screen pop");
+            if let Err(err) = app.opener().open_url(url.as_str(), None::<&str>) {
+                tracing::warn!(%err, "the browser could not be opened");
+            }
+        }
+        UiEvent::CallState {
+            phase:
+                CallPhase::Ringing {
+                    direction: Direction::Inbound,
+                    caller,
+                },
+            ..
+        } => {
+            let who = caller.name.clone().unwrap_or_else(|| caller.number.clone());
+            if let Err(err) = app
+                .notification()
+                .builder()
+                .title("Incoming call")
+                .body(format!("{who} ({})", caller.number))
+                .show()
+            {
+                tracing::debug!(%err, "no OS notification");
+            }
+        }
+        UiEvent::Connection { .. } => tray::refresh(app),
+        _ => {}
+    }
+}
+
+fn create_windows(app: &AppHandle, layout: &app_api::Layout) -> tauri::Result<()> {
+    WebviewWindowBuilder::new(app, MAIN, WebviewUrl::App("index.html".into()))
+        .title("Callpop")
+        .inner_size(
+            f64::from(layout.panel.width),
+            f64::from(layout.panel.height),
+        )
+        .min_inner_size(320.0, 400.0)
+        .visible(false)
+        .build()?
+        .show()?;
+    WebviewWindowBuilder::new(app, POPUP, WebviewUrl::App("index.html#popup".into()))
+        .title("Incoming call — Callpop")
+        .inner_size(360.0, 280.0)
+        .resizable(false)
+        .always_on_top(true)
+        .skip_taskbar(true)
+        .focused(false)
+        .visible(false)
+        .build()?;
+    Ok(())
+}
+
+/// Builds and runs the app (returns when the agent quits).
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let (backend, mut ui) = tauri::async_runtime::block_on(backend::start(&args))?;
+    let demo = match (&backend.emulator, args.demo) {
+        (Some(_), true) | (None, true) => Some(Arc::new(tauri::async_runtime::block_on(
+            DemoCaller::new(backend.telephony.local_addr()),
+        )?)),
+        _ => None,
+    };
+    let layout = lock(&backend.layout).clone();
+    let shortcuts = lock(&backend.settings).shortcuts.clone();
+    let mut sip_watch = backend.telephony.status();
+    let emulated = backend.emulated;
+    let links = args.links.clone();
+    let shell = Shell {
+        backend,
+        demo,
+        ready: AtomicBool::new(false),
+        demo_call: args.demo_call.clone(),
+    };
+
+    let mut builder = tauri::Builder::default();
+    if !emulated {
+        // A second launch (a clicked link) hands its arguments over and exits; the deep-link
+        // plugin turns a link among them into an open-url event.
+        builder = builder.plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            show_main(app);
+        }));
+    }
+    builder
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_opener::init())
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_denylist(&[POPUP])
+                .build(),
+        )
+        .plugin(
+            tauri_plugin_global_shortcut::Builder::new()
+                .with_handler(|app, shortcut, event| {
+                    if event.state == ShortcutState::Pressed {
+                        on_shortcut(app, shortcut);
+                    }
+                })
+                .build(),
+        )
+        .manage(shell)
+        .invoke_handler(crate::commands::handler())
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            create_windows(&handle, &layout)?;
+            tray::create(&handle)?;
+            if let Err(err) = register_shortcuts(&handle, &shortcuts) {
+                tracing::warn!(%err, "global shortcuts");
+            }
+            if !emulated {
+                if let Err(err) = handle.deep_link().register_all() {
+                    tracing::warn!(%err, "tel:/callto:/sip: handlers not registered");
+                }
+            }
+            let links_handle = handle.clone();
+            handle.deep_link().on_open_url(move |event| {
+                for url in event.urls() {
+                    open_link(&links_handle, url.as_str());
+                }
+            });
+            for link in &links {
+                open_link(&handle, link);
+            }
+            // Engine events → the windows.
+            let events_handle = handle.clone();
+            tauri::async_runtime::spawn(async move {
+                while let Some(event) = ui.recv().await {
+                    on_engine_event(&events_handle, &event);
+                    let _ = events_handle.emit(events::UI_EVENT, &event);
+                }
+                tracing::info!("engine events ended");
+            });
+            // SIP status → the windows and the tray.
+            let sip_handle = handle.clone();
+            tauri::async_runtime::spawn(async move {
+                loop {
+                    if let Some(shell) = sip_handle.try_state::<Shell>() {
+                        let _ = sip_handle.emit(events::SIP_STATUS, &shell.sip());
+                    }
+                    tray::refresh(&sip_handle);
+                    if sip_watch.changed().await.is_err() {
+                        break;
+                    }
+                }
+            });
+            Ok(())
+        })
+        .build(tauri::generate_context!())
+        .context("building the Tauri app")?
+        .run(|_app, _event| {});
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(state: telephony::RegistrationState) -> telephony::SipStatus {
+        telephony::SipStatus {
+            state,
+            local_addr: "127.0.0.1:5070".parse().expect("an address"),
+        }
+    }
+
+    #[test]
+    fn without_a_registrar_a_listening_agent_is_reachable() {
+        let s = sip_status(&status(telephony::RegistrationState::Unregistered), false);
+        assert_eq!(
+            s.state,
+            SipState::Registered { expires: 0 },
+            "calls reach the agent's address directly"
+        );
+        assert_eq!(
+            s.local_addr.as_deref(),
+            Some("127.0.0.1:5070"),
+            "the bound address is shown"
+        );
+        let s = sip_status(&status(telephony::RegistrationState::Unregistered), true);
+        assert_eq!(
+            s.state,
+            SipState::Unregistered,
+            "with a registrar, unregistered means unreachable"
+        );
+    }
+
+    #[test]
+    fn registration_states_map_one_to_one() {
+        let s = sip_status(
+            &status(telephony::RegistrationState::Failed {
+                reason: "403 Forbidden".into(),
+            }),
+            true,
+        );
+        assert_eq!(
+            s.state,
+            SipState::Failed {
+                reason: "403 Forbidden".into()
+            },
+            "the reason is kept for the agent"
+        );
+        let s = sip_status(
+            &status(telephony::RegistrationState::Registered { expires: 300 }),
+            true,
+        );
+        assert_eq!(
+            s.state,
+            SipState::Registered { expires: 300 },
+            "expires is kept"
+        );
+    }
+}
