@@ -23,6 +23,7 @@ demo: deps ui
 
 ## Every check and every test, as CI runs it.
 test: deps lint
+	$(CARGO) build -p callpop-desktop   # the window tests (tests/window) launch target/debug/callpop
 	$(CARGO) nextest run --workspace --no-fail-fast
 	$(MAKE) fuzz-smoke
 	cd ui && npm run lint && npm test

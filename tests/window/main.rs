@@ -367,17 +367,17 @@ async fn settings_survive_a_restart_and_the_password_stays_out_of_sqlite() -> an
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn screenshots_of_panel_popup_and_settings_in_each_language() -> anyhow::Result<()> {
     let emu = emulator().await?;
-    let data = tempfile::tempdir()?;
-    let sip_port = free_udp_port();
     let desktop = Desktop::start()?;
-    let app = desktop
-        .launch(&app_args(data.path(), &emu, sip_port))
-        .await?;
     let work = tempfile::tempdir()?;
     let mut settings_titles = Vec::new();
 
+    // A fresh app (and database) per language, so the panel shows only that language's call.
     for (language, region) in [("en", "US"), ("ja", "JP"), ("fr", "FR"), ("ko", "KR")] {
-        app.switch_to_panel().await?;
+        let data = tempfile::tempdir()?;
+        let sip_port = free_udp_port();
+        let app = desktop
+            .launch(&app_args(data.path(), &emu, sip_port))
+            .await?;
         app.click("#nav-settings").await?;
         app.find("#language")
             .await?
@@ -385,6 +385,9 @@ async fn screenshots_of_panel_popup_and_settings_in_each_language() -> anyhow::R
             .await?;
         app.click("#settings-save").await?;
         app.find("#settings-info").await?;
+        // Back and forth so the settings view opens scrolled to its top.
+        app.click("#nav-panel").await?;
+        app.click("#nav-settings").await?;
         let title = app.find("#general-title").await?.text().await?;
         app.screenshot(&format!("settings-{language}")).await?;
         settings_titles.push(title);
@@ -413,6 +416,7 @@ async fn screenshots_of_panel_popup_and_settings_in_each_language() -> anyhow::R
         app.switch_to_popup().await?;
         app.click("#decline").await?;
         expect_sipp_success(sipp, "call declined from the popup").await?;
+        app.close().await?;
     }
     settings_titles.dedup();
     assert_eq!(
@@ -420,6 +424,5 @@ async fn screenshots_of_panel_popup_and_settings_in_each_language() -> anyhow::R
         4,
         "each language titles the settings its own way: {settings_titles:?}"
     );
-    app.close().await?;
     Ok(())
 }
