@@ -306,10 +306,22 @@ async fn settings_survive_a_restart_and_the_password_stays_out_of_sqlite() -> an
         .await?;
     app.click("#sip-save").await?;
     app.find("#sip-info").await?;
+    let placeholder = app.find("#sip-password").await?.attr("placeholder").await?;
+    assert!(
+        placeholder.is_some_and(|p| !p.is_empty()),
+        "after saving, the account reports a password kept (the field offers to keep it)"
+    );
     app.close().await?;
 
+    // The same data dir; a new SIP port, as the closing app may still hold the old one.
+    let args = app_args(data.path(), &emu, free_udp_port());
     let app = desktop.launch(&args).await?;
-    let nav = app.find("#nav-settings").await?.text().await?;
+    // The panel may paint in the OS language first and switch once the settings arrive.
+    let nav = app
+        .text_until("#nav-settings", "a label other than English", |t| {
+            !t.is_empty() && t != english_nav
+        })
+        .await?;
     assert_ne!(
         nav, english_nav,
         "after the restart the UI speaks the saved language (fr), not English"
