@@ -2,7 +2,7 @@
 //! state of its call log in Salesforce.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
 use crate::{decode, encode, from_ms, to_ms, Error, Result, Store};
@@ -159,6 +159,20 @@ pub struct CallRecord {
     pub log_state: LogState,
 }
 
+/// One change to the history, for [`Calls::apply`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallWrite {
+    /// Insert or replace the whole call ([`Calls::upsert`]).
+    Upsert(Box<CallRecord>),
+    /// Set the log state of a call ([`Calls::set_log_state`]).
+    LogState {
+        /// The call.
+        call_id: String,
+        /// Its log state.
+        state: LogState,
+    },
+}
+
 /// The calls table (from [`Store::calls`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Calls<'a> {
@@ -172,52 +186,35 @@ impl<'a> Calls<'a> {
 
     /// Inserts the call, or replaces every field of the call with the same `call_id`.
     pub fn upsert(&self, call: &CallRecord, now: DateTime<Utc>) -> Result<()> {
-        if call.call_id.is_empty() {
-            return Err(Error::InvalidArgument {
-                what: "call_id",
-                reason: "a call id must not be empty".into(),
-            });
+        upsert_on(&self.store.conn(), call, now)
+    }
+
+    /// Applies `writes` in order in one transaction (one disk sync for all of them, so a busy
+    /// writer catches up instead of falling behind). A write that fails on its own (an unknown
+    /// call for [`CallWrite::LogState`], an empty id) does not stop the others: it comes back
+    /// with its error. `Err` only when the transaction itself fails (a full disk): then none
+    /// was applied.
+    pub fn apply(
+        &self,
+        writes: impl IntoIterator<Item = CallWrite>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(CallWrite, Error)>> {
+        let mut conn = self.store.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut refused = Vec::new();
+        for write in writes {
+            let done = match &write {
+                CallWrite::Upsert(call) => upsert_on(&tx, call, now),
+                CallWrite::LogState { call_id, state } => {
+                    set_log_state_on(&tx, call_id, state, now)
+                }
+            };
+            if let Err(e) = done {
+                refused.push((write, e));
+            }
         }
-        let matches = encode(&call.matches, &call.call_id)?;
-        let (state, task_id, reason) = call.log_state.columns();
-        self.store
-            .conn()
-            .prepare_cached(
-                "INSERT INTO calls (call_id, direction, remote_raw, remote_e164, display_name,
-                    started_at, answered_at, ended_at, matches, who_id, what_id, notes, disposition,
-                    log_state, log_task_id, log_reason, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
-                 ON CONFLICT (call_id) DO UPDATE SET
-                    direction = excluded.direction, remote_raw = excluded.remote_raw,
-                    remote_e164 = excluded.remote_e164, display_name = excluded.display_name,
-                    started_at = excluded.started_at, answered_at = excluded.answered_at,
-                    ended_at = excluded.ended_at, matches = excluded.matches,
-                    who_id = excluded.who_id, what_id = excluded.what_id, notes = excluded.notes,
-                    disposition = excluded.disposition, log_state = excluded.log_state,
-                    log_task_id = excluded.log_task_id, log_reason = excluded.log_reason,
-                    updated_at = excluded.updated_at",
-            )?
-            .execute(params![
-                call.call_id,
-                call.direction.as_str(),
-                call.remote_raw,
-                call.remote_e164,
-                call.display_name,
-                to_ms(call.started_at),
-                call.answered_at.map(to_ms),
-                call.ended_at.map(to_ms),
-                matches,
-                call.who_id,
-                call.what_id,
-                call.notes,
-                call.disposition,
-                state,
-                task_id,
-                reason,
-                to_ms(now),
-            ])?;
-        tracing::debug!(call_id = %call.call_id, log_state = state, "call stored");
-        Ok(())
+        tx.commit()?;
+        Ok(refused)
     }
 
     /// The call with this id, if any.
@@ -243,23 +240,7 @@ impl<'a> Calls<'a> {
 
     /// Sets the call's log state; [`Error::NotFound`] when no such call.
     pub fn set_log_state(&self, call_id: &str, state: &LogState, now: DateTime<Utc>) -> Result<()> {
-        let (name, task_id, reason) = state.columns();
-        let n = self
-            .store
-            .conn()
-            .prepare_cached(
-                "UPDATE calls SET log_state = ?2, log_task_id = ?3, log_reason = ?4, updated_at = ?5
-                 WHERE call_id = ?1",
-            )?
-            .execute(params![call_id, name, task_id, reason, to_ms(now)])?;
-        if n == 0 {
-            return Err(Error::NotFound {
-                table: TABLE,
-                key: call_id.to_owned(),
-            });
-        }
-        tracing::debug!(call_id, log_state = name, "call log state set");
-        Ok(())
+        set_log_state_on(&self.store.conn(), call_id, state, now)
     }
 
     /// Deletes calls that started before `started_before` (history retention); returns how
@@ -388,6 +369,78 @@ impl RawCall {
     }
 }
 
+/// [`Calls::upsert`] on `conn` (the store's connection or a transaction on it).
+fn upsert_on(conn: &Connection, call: &CallRecord, now: DateTime<Utc>) -> Result<()> {
+    if call.call_id.is_empty() {
+        return Err(Error::InvalidArgument {
+            what: "call_id",
+            reason: "a call id must not be empty".into(),
+        });
+    }
+    let matches = encode(&call.matches, &call.call_id)?;
+    let (state, task_id, reason) = call.log_state.columns();
+    conn.prepare_cached(
+        "INSERT INTO calls (call_id, direction, remote_raw, remote_e164, display_name,
+                started_at, answered_at, ended_at, matches, who_id, what_id, notes, disposition,
+                log_state, log_task_id, log_reason, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+             ON CONFLICT (call_id) DO UPDATE SET
+                direction = excluded.direction, remote_raw = excluded.remote_raw,
+                remote_e164 = excluded.remote_e164, display_name = excluded.display_name,
+                started_at = excluded.started_at, answered_at = excluded.answered_at,
+                ended_at = excluded.ended_at, matches = excluded.matches,
+                who_id = excluded.who_id, what_id = excluded.what_id, notes = excluded.notes,
+                disposition = excluded.disposition, log_state = excluded.log_state,
+                log_task_id = excluded.log_task_id, log_reason = excluded.log_reason,
+                updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        call.call_id,
+        call.direction.as_str(),
+        call.remote_raw,
+        call.remote_e164,
+        call.display_name,
+        to_ms(call.started_at),
+        call.answered_at.map(to_ms),
+        call.ended_at.map(to_ms),
+        matches,
+        call.who_id,
+        call.what_id,
+        call.notes,
+        call.disposition,
+        state,
+        task_id,
+        reason,
+        to_ms(now),
+    ])?;
+    tracing::debug!(call_id = %call.call_id, log_state = state, "call stored");
+    Ok(())
+}
+
+/// [`Calls::set_log_state`] on `conn`.
+fn set_log_state_on(
+    conn: &Connection,
+    call_id: &str,
+    state: &LogState,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let (name, task_id, reason) = state.columns();
+    let n = conn
+        .prepare_cached(
+            "UPDATE calls SET log_state = ?2, log_task_id = ?3, log_reason = ?4, updated_at = ?5
+             WHERE call_id = ?1",
+        )?
+        .execute(params![call_id, name, task_id, reason, to_ms(now)])?;
+    if n == 0 {
+        return Err(Error::NotFound {
+            table: TABLE,
+            key: call_id.to_owned(),
+        });
+    }
+    tracing::debug!(call_id, log_state = name, "call log state set");
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,6 +468,47 @@ mod tests {
             disposition: Some("Resolved".into()),
             log_state: LogState::Pending,
         }
+    }
+
+    #[test]
+    fn apply_writes_in_order_and_returns_only_the_refused_ones() {
+        let store = Store::open_in_memory().unwrap();
+        let mut later = call("c1", "03-1234-5678", Some("+81312345678"), 0);
+        later.notes = "second snapshot".into();
+        let refused = store
+            .calls()
+            .apply(
+                [
+                    CallWrite::Upsert(Box::new(call("c1", "03-1234-5678", None, 0))),
+                    CallWrite::Upsert(Box::new(later)),
+                    CallWrite::LogState {
+                        call_id: "c1".into(),
+                        state: LogState::Saved {
+                            task_id: "00T000000000001AAA".into(),
+                        },
+                    },
+                    CallWrite::LogState {
+                        call_id: "sms|+81312345678|2027-01-31".into(),
+                        state: LogState::Queued,
+                    },
+                ],
+                t(90),
+            )
+            .unwrap();
+        assert_eq!(refused.len(), 1, "only the unknown call: {refused:?}");
+        assert!(matches!(
+            &refused[0],
+            (CallWrite::LogState { call_id, .. }, Error::NotFound { .. }) if call_id.starts_with("sms|")
+        ));
+        let stored = store.calls().by_id("c1").unwrap().unwrap();
+        assert_eq!(stored.notes, "second snapshot", "the later snapshot wins");
+        assert_eq!(
+            stored.log_state,
+            LogState::Saved {
+                task_id: "00T000000000001AAA".into()
+            },
+            "the state set after it applies on top"
+        );
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub mod outbox;
 pub mod settings;
 pub mod sms_days;
 
-pub use calls::{CallDirection, CallRecord, Calls, LogState};
+pub use calls::{CallDirection, CallRecord, CallWrite, Calls, LogState};
 pub use match_cache::{CachedMatch, MatchCache, PinSource, PinnedRecord, DEFAULT_MATCH_TTL};
 pub use outbox::{
     backoff, NewOutboxItem, Outbox, OutboxId, OutboxItem, OutboxState, OutboxStats, WriteKind,
@@ -167,6 +167,15 @@ pub enum Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Whether the same call may succeed later with nothing changed: the database locked by
+    /// another connection, the disk full, an I/O or other SQLite failure. Not for errors in
+    /// what was asked (a missing row, a bad argument, a duplicate) nor for a damaged file.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Full | Error::Busy | Error::Sqlite { .. })
+    }
+}
 
 impl From<rusqlite::Error> for Error {
     fn from(source: rusqlite::Error) -> Self {

@@ -252,60 +252,27 @@ impl<'a> Outbox<'a> {
     /// CallObject in the outbox, [`Error::InvalidArgument`] for empty names or a create with a
     /// target, [`Error::Full`] when the disk is full.
     pub fn enqueue(&self, item: &NewOutboxItem, now: DateTime<Utc>) -> Result<OutboxId> {
-        if item.sobject.is_empty() || item.call_object.is_empty() {
-            return Err(Error::InvalidArgument {
-                what: "item",
-                reason: "sobject and call_object must not be empty".into(),
-            });
-        }
-        if item.kind == WriteKind::Create && item.target_id.is_some() {
-            return Err(Error::InvalidArgument {
-                what: "target_id",
-                reason: "a create has no target record".into(),
-            });
-        }
-        let payload = encode(&item.payload, &item.call_object)?;
-        let id = self.write(|tx| {
-            let create: Option<(i64, String, Option<String>)> = tx
-                .prepare_cached(
-                    "SELECT id, state, sf_id FROM outbox WHERE call_object = ?1 AND kind = 'create'",
-                )?
-                .query_row([&item.call_object], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()?;
-            let target = match (item.kind, &create) {
-                (WriteKind::Create, Some((existing, _, _))) => {
-                    return Err(Error::DuplicateCreate {
-                        call_object: item.call_object.clone(),
-                        existing: OutboxId(*existing),
-                    })
+        self.write(|tx| enqueue_on(tx, item, now))
+    }
+
+    /// Queues several writes, each due at its own time, in one transaction (one disk sync for
+    /// all), in order; each gets its own outcome, as [`Outbox::enqueue`] would give it. `Err`
+    /// when a write hits an error that may pass ([`Error::is_transient`]: a locked database, a
+    /// full disk): then nothing was written, and the same list may be given again.
+    pub fn enqueue_many<'i>(
+        &self,
+        items: impl IntoIterator<Item = (&'i NewOutboxItem, DateTime<Utc>)>,
+    ) -> Result<Vec<Result<OutboxId>>> {
+        self.write(|tx| {
+            let mut outcomes = Vec::new();
+            for (item, now) in items {
+                match enqueue_on(tx, item, now) {
+                    Err(e) if e.is_transient() => return Err(e),
+                    outcome => outcomes.push(outcome),
                 }
-                (WriteKind::Create, None) => None,
-                (WriteKind::Update, _) if item.target_id.is_some() => item.target_id.clone(),
-                (WriteKind::Update, Some((_, state, sf_id))) if state == "done" => sf_id.clone(),
-                (WriteKind::Update, Some(_)) => None,
-                (WriteKind::Update, None) => {
-                    return Err(Error::UpdateWithoutTarget {
-                        call_object: item.call_object.clone(),
-                    })
-                }
-            };
-            tx.prepare_cached(
-                "INSERT INTO outbox (kind, sobject, call_object, target_id, payload, state,
-                    attempts, next_attempt_at, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, ?6)",
-            )?
-            .execute(params![
-                item.kind.as_str(),
-                item.sobject,
-                item.call_object,
-                target,
-                payload,
-                to_ms(now)
-            ])?;
-            Ok(OutboxId(tx.last_insert_rowid()))
-        })?;
-        tracing::debug!(id = %id, kind = item.kind.as_str(), call_object = %item.call_object, "write queued");
-        Ok(id)
+            }
+            Ok(outcomes)
+        })
     }
 
     /// Pending rows due at `now` (next_attempt_at ≤ now), oldest first, at most `limit`
@@ -793,6 +760,64 @@ impl RawItem {
     }
 }
 
+/// [`Outbox::enqueue`] inside the transaction `tx`.
+fn enqueue_on(tx: &Transaction<'_>, item: &NewOutboxItem, now: DateTime<Utc>) -> Result<OutboxId> {
+    if item.sobject.is_empty() || item.call_object.is_empty() {
+        return Err(Error::InvalidArgument {
+            what: "item",
+            reason: "sobject and call_object must not be empty".into(),
+        });
+    }
+    if item.kind == WriteKind::Create && item.target_id.is_some() {
+        return Err(Error::InvalidArgument {
+            what: "target_id",
+            reason: "a create has no target record".into(),
+        });
+    }
+    let payload = encode(&item.payload, &item.call_object)?;
+    let create: Option<(i64, String, Option<String>)> = tx
+        .prepare_cached(
+            "SELECT id, state, sf_id FROM outbox WHERE call_object = ?1 AND kind = 'create'",
+        )?
+        .query_row([&item.call_object], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let target = match (item.kind, &create) {
+        (WriteKind::Create, Some((existing, _, _))) => {
+            return Err(Error::DuplicateCreate {
+                call_object: item.call_object.clone(),
+                existing: OutboxId(*existing),
+            })
+        }
+        (WriteKind::Create, None) => None,
+        (WriteKind::Update, _) if item.target_id.is_some() => item.target_id.clone(),
+        (WriteKind::Update, Some((_, state, sf_id))) if state == "done" => sf_id.clone(),
+        (WriteKind::Update, Some(_)) => None,
+        (WriteKind::Update, None) => {
+            return Err(Error::UpdateWithoutTarget {
+                call_object: item.call_object.clone(),
+            })
+        }
+    };
+    tx.prepare_cached(
+        "INSERT INTO outbox (kind, sobject, call_object, target_id, payload, state,
+            attempts, next_attempt_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6, ?6)",
+    )?
+    .execute(params![
+        item.kind.as_str(),
+        item.sobject,
+        item.call_object,
+        target,
+        payload,
+        to_ms(now)
+    ])?;
+    let id = OutboxId(tx.last_insert_rowid());
+    tracing::debug!(id = %id, kind = item.kind.as_str(), call_object = %item.call_object, "write queued");
+    Ok(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -858,6 +883,71 @@ mod tests {
         );
         assert_eq!(item.attempts, 0, "no attempt yet");
         assert_eq!(item.created_at, t(0), "created at the enqueue time");
+    }
+
+    #[test]
+    fn enqueue_many_gives_each_write_its_outcome_in_one_transaction() {
+        let store = Store::open_in_memory().expect("open");
+        let ob = store.outbox();
+        let items = [
+            (create("call-a"), t(0)),
+            (create("call-a"), t(1)),
+            (update("call-a", None), t(2)),
+            (update("call-z", None), t(3)),
+        ];
+        let outcomes = ob
+            .enqueue_many(items.iter().map(|(item, at)| (item, *at)))
+            .expect("one transaction");
+        assert_eq!(outcomes.len(), 4, "one outcome per write");
+        let a = *outcomes[0].as_ref().expect("the create is queued");
+        assert!(
+            matches!(&outcomes[1], Err(Error::DuplicateCreate { existing, .. }) if *existing == a),
+            "the repeated create points at the first: {:?}",
+            outcomes[1]
+        );
+        let edit = *outcomes[2]
+            .as_ref()
+            .expect("an update after its create in the same batch");
+        assert!(
+            matches!(outcomes[3], Err(Error::UpdateWithoutTarget { .. })),
+            "an update with no create is refused alone: {:?}",
+            outcomes[3]
+        );
+        assert_eq!(ids(&ob.due(t(9), 200).expect("due")), [a], "the edit waits");
+        let row = ob.by_id(edit).expect("by id").expect("present");
+        assert_eq!(row.created_at, t(2), "each write keeps its own time");
+    }
+
+    #[test]
+    fn enqueue_many_writes_nothing_when_the_disk_cannot_take_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("callpop.db");
+        let store = Store::open(&path).expect("open");
+        let other = rusqlite::Connection::open(&path).expect("second connection");
+        other
+            .execute_batch(
+                "CREATE TRIGGER trouble BEFORE INSERT ON outbox WHEN NEW.call_object = 'call-b'
+                 BEGIN SELECT RAISE(ABORT, 'disk trouble'); END;",
+            )
+            .expect("trigger");
+        let items = [create("call-a"), create("call-b")];
+        let err = store
+            .outbox()
+            .enqueue_many(items.iter().map(|item| (item, t(0))))
+            .expect_err("the second write fails");
+        assert!(err.is_transient(), "an SQLite failure may pass: {err:?}");
+        assert_eq!(
+            store.outbox().stats().expect("stats").pending,
+            0,
+            "the first write was rolled back with the batch"
+        );
+        other.execute_batch("DROP TRIGGER trouble").expect("drop");
+        let outcomes = store
+            .outbox()
+            .enqueue_many(items.iter().map(|item| (item, t(1))))
+            .expect("the same batch again");
+        assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+        assert_eq!(store.outbox().stats().expect("stats").pending, 2);
     }
 
     #[test]
