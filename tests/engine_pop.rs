@@ -294,6 +294,21 @@ async fn repeat_caller_pops_from_the_cache_with_no_request() {
         LookupStatus::Salesforce,
         "the first call searches"
     );
+    // The cache is written just after the popup (off its path); a real repeat call comes later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while h
+        .store
+        .match_cache()
+        .lookup(k.e164, chrono::Utc::now())
+        .expect("cache read")
+        .is_none()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first call's match reaches the cache"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     emu.clear_calls();
     h.ring("rep-2", k.e164).await.expect("ring");
     let second = h.ui.popup("rep-2").await.expect("popup");

@@ -299,7 +299,6 @@ pub async fn start(args: &Args) -> anyhow::Result<(Backend, mpsc::Receiver<UiEve
     let mut config = EngineConfig::new(instance_url);
     config.layout = layout.clone();
     config.behaviour = settings.behaviour.clone();
-    config.history_db = Some(db.clone());
     let (handle, ui) = Engine::start(
         config,
         EngineDeps {

@@ -134,7 +134,6 @@ impl Harness {
         let phone = Arc::new(ScriptedTelephony::new());
         let uid = user_id(&tokens);
         let mut config = engine_config(emu.instance_url(), uid.clone());
-        config.history_db = Some(db_path(dir.path()));
         tweak(&mut config);
         let (engine, rx) = Engine::start(
             config,

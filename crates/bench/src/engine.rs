@@ -72,8 +72,6 @@ impl Rig {
         let store = Arc::new(Store::open(e2e::db_path(dir.path()))?);
         let mut config = e2e::engine_config(org.instance_url.clone(), e2e::user_id(&org.tokens));
         config.behaviour.wrap_up_seconds = 0;
-        // The history writer gets its own connection, as the desktop app runs it.
-        config.history_db = Some(e2e::db_path(dir.path()));
         let phone = Arc::new(ScriptedTelephony::new());
         let (engine, mut ui) = Engine::start(
             config,

@@ -1,7 +1,6 @@
 //! The engine's event loop: telephony events and agent actions in, UI events out.
 
 use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +24,7 @@ use crate::events::{CallPhase, LogStatus, Popup, UiEvent};
 use crate::flusher::{FlushConfig, Flusher};
 use crate::history::{self, History, HistoryWrite};
 use crate::lookup::{lookup, Lookup, LookupStatus};
+use crate::queue::{self, off_loop, Queue, QueueWrite};
 use crate::telephony::{Direction, EndReason, Telephony, TelephonyCommand, TelephonyEvent};
 use crate::{Error, Result};
 
@@ -52,10 +52,6 @@ pub struct EngineConfig {
     pub flush: FlushConfig,
     /// Room for UI events not yet read (default 4,096); the engine waits when it is full.
     pub ui_buffer: usize,
-    /// The database file behind `EngineDeps::store`, if it is a file: the call-history writer
-    /// then gets a second connection to it, so that a popup's match-cache read never waits
-    /// behind a history disk sync (WAL lets the reader go on). Default `None`: one connection.
-    pub history_db: Option<PathBuf>,
 }
 
 impl EngineConfig {
@@ -70,7 +66,6 @@ impl EngineConfig {
             lookup_timeout: Duration::from_secs(3),
             flush: FlushConfig::default(),
             ui_buffer: 4096,
-            history_db: None,
         }
     }
 }
@@ -233,6 +228,8 @@ enum Internal {
 pub struct EngineHandle {
     input: mpsc::Sender<Input>,
     tasks: Vec<JoinHandle<()>>,
+    /// The outbox writer: not aborted at shutdown but let finish what the loop handed it.
+    queue_task: JoinHandle<()>,
 }
 
 impl EngineHandle {
@@ -249,14 +246,24 @@ impl EngineHandle {
         self.input.clone()
     }
 
-    /// Stops the engine's tasks. Safe at any instant: queued writes are on disk and writes left
-    /// in flight are resolved at the next start.
+    /// Stops the engine's tasks. Safe at any instant: writes the loop decided are committed to
+    /// the outbox first (for up to five seconds), and writes left in flight are resolved at the
+    /// next start.
     pub async fn shutdown(self) {
         for task in &self.tasks {
             task.abort();
         }
         for task in self.tasks {
             let _ = task.await;
+        }
+        // Every sender of the writer was in the aborted tasks: it drains and ends.
+        let mut queue_task = self.queue_task;
+        if tokio::time::timeout(Duration::from_secs(5), &mut queue_task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("outbox writer still busy at shutdown; stopped");
+            queue_task.abort();
         }
     }
 }
@@ -280,11 +287,7 @@ impl Engine {
         let (internal_tx, internal_rx) = mpsc::channel(1024);
         let wake = Arc::new(Notify::new());
         let signed_in = Arc::new(Notify::new());
-        let history_store = match &config.history_db {
-            Some(path) => Arc::new(Store::open(path)?),
-            None => deps.store.clone(),
-        };
-        let (history, history_task) = history::spawn(history_store, deps.clock.clone());
+        let (history, history_task) = history::spawn(deps.store.clone(), deps.clock.clone());
 
         let flusher = Flusher::new(
             deps.store.clone(),
@@ -295,6 +298,12 @@ impl Engine {
             ui_tx.clone(),
             history.clone(),
             config.flush.clone(),
+        );
+        let (queue, queue_task) = queue::spawn(
+            deps.store.clone(),
+            ui_tx.clone(),
+            history.clone(),
+            wake.clone(),
         );
         let mut tasks = vec![history_task, tokio::spawn(flusher.run())];
 
@@ -337,6 +346,7 @@ impl Engine {
             wake,
             signed_in,
             history,
+            queue,
             calls: HashMap::new(),
             closed: VecDeque::new(),
         };
@@ -345,6 +355,7 @@ impl Engine {
             EngineHandle {
                 input: input_tx,
                 tasks,
+                queue_task,
             },
             ui_rx,
         ))
@@ -379,6 +390,7 @@ struct Loop {
     wake: Arc<Notify>,
     signed_in: Arc<Notify>,
     history: History,
+    queue: Queue,
     calls: HashMap<String, Call>,
     closed: VecDeque<String>,
 }
@@ -857,7 +869,8 @@ impl Loop {
                 payload: serde_json::Value::Object(changes),
             },
         };
-        self.enqueue(&item, now).await;
+        // The history says queued first: the writer's own report (queued, or failed with the
+        // reason) then always lands after it.
         if let Some(wrap) = self.calls.get(call_id).and_then(|c| c.wrap.as_ref()) {
             let log = wrap.log();
             let (who, what) = (
@@ -873,31 +886,25 @@ impl Loop {
                 r.log_state = LogState::Queued;
             });
         }
+        self.enqueue(&item, now).await;
     }
 
-    /// Commits a write to the outbox, then tells the UI it is queued and wakes the flusher.
-    async fn enqueue(&self, item: &NewOutboxItem, now: DateTime<Utc>) -> bool {
-        match self.store.outbox().enqueue(item, now) {
-            Ok(_) | Err(store::Error::DuplicateCreate { .. }) => {
-                self.wake.notify_one();
-                self.emit(UiEvent::LogState {
-                    call_object: item.call_object.clone(),
-                    state: LogStatus::Queued,
-                })
-                .await;
-                true
-            }
-            Err(e) => {
-                tracing::error!(call_object = %item.call_object, error = %e, "write not queued");
-                self.emit(UiEvent::LogState {
-                    call_object: item.call_object.clone(),
-                    state: LogStatus::Failed {
-                        reason: format!("not queued: {e}"),
-                    },
-                })
-                .await;
-                false
-            }
+    /// Hands a write to the outbox writer, which commits it (in order, off the loop), then tells
+    /// the UI it is queued and wakes the flusher.
+    async fn enqueue(&self, item: &NewOutboxItem, now: DateTime<Utc>) {
+        let write = QueueWrite {
+            item: item.clone(),
+            now,
+        };
+        if self.queue.send(write).is_err() {
+            tracing::error!(call_object = %item.call_object, "outbox writer gone; write not queued");
+            self.emit(UiEvent::LogState {
+                call_object: item.call_object.clone(),
+                state: LogStatus::Failed {
+                    reason: "not queued: the engine is stopping".into(),
+                },
+            })
+            .await;
         }
     }
 
@@ -1250,10 +1257,12 @@ impl Loop {
             pending: true,
             updated_at: now,
         };
-        let saved = match existing {
-            Some(_) => self.store.sms_days().update(&row, now),
-            None => self.store.sms_days().insert(&row, now),
-        };
+        let update = existing.is_some();
+        let saved = off_loop(&self.store, move |store| match update {
+            true => store.sms_days().update(&row, now),
+            false => store.sms_days().insert(&row, now),
+        })
+        .await;
         if let Err(e) = saved {
             tracing::error!(error = %e, "SMS day not recorded; message not logged");
             return;

@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, Notify};
 use crate::clock::Clock;
 use crate::events::{ConnectionState, LogStatus, UiEvent};
 use crate::history::{History, HistoryWrite};
+use crate::queue::off_loop;
 
 /// Most CallObjects asked about in one SOQL `IN (…)` query.
 const RESOLVE_CHUNK: usize = 100;
@@ -271,7 +272,12 @@ impl Flusher {
     }
 
     async fn resolve_row(&mut self, row: &OutboxItem, found: Option<&str>, now: DateTime<Utc>) {
-        if let Err(e) = self.store.outbox().resolve_unknown(row.id, found, now) {
+        let (id, sf_id) = (row.id, found.map(str::to_owned));
+        let resolved = off_loop(&self.store, move |store| {
+            store.outbox().resolve_unknown(id, sf_id.as_deref(), now)
+        })
+        .await;
+        if let Err(e) = resolved {
             tracing::error!(id = %row.id, error = %e, "recording a resolved write failed");
             return;
         }
@@ -289,7 +295,14 @@ impl Flusher {
     /// Sends one batch and records what became of each row.
     async fn send(&mut self, due: Vec<OutboxItem>, now: DateTime<Utc>) {
         let ids: Vec<_> = due.iter().map(|r| r.id).collect();
-        if let Err(e) = self.store.outbox().mark_in_flight(&ids, now) {
+        let marked = {
+            let ids = ids.clone();
+            off_loop(&self.store, move |store| {
+                store.outbox().mark_in_flight(&ids, now)
+            })
+            .await
+        };
+        if let Err(e) = marked {
             tracing::error!(error = %e, "marking writes in flight failed");
             self.hold = Some(Hold::Until(now + to_chrono(self.config.poll)));
             return;
@@ -425,7 +438,11 @@ impl Flusher {
     /// Records per-row outcomes in one transaction and tells the UI.
     async fn record(&mut self, outcomes: Vec<(OutboxItem, WriteOutcome)>, now: DateTime<Utc>) {
         let pairs: Vec<_> = outcomes.iter().map(|(r, o)| (r.id, o.clone())).collect();
-        if let Err(e) = self.store.outbox().record_outcomes(&pairs, now) {
+        if let Err(e) = off_loop(&self.store, move |store| {
+            store.outbox().record_outcomes(&pairs, now)
+        })
+        .await
+        {
             tracing::error!(error = %e, "recording write outcomes failed");
             return;
         }

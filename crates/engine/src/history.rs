@@ -7,25 +7,14 @@
 
 use std::sync::Arc;
 
-use store::{CallRecord, LogState, Store};
+use store::Store;
 use tokio::sync::mpsc;
 
 use crate::clock::Clock;
 
-/// One history write.
-#[derive(Debug)]
-pub(crate) enum HistoryWrite {
-    /// Insert or replace the whole call.
-    Upsert(Box<CallRecord>),
-    /// Set the log state of a call (ignored when the call is not in the history, e.g. an SMS
-    /// day's CallObject).
-    LogState {
-        /// The call (the Task's CallObject).
-        call_id: String,
-        /// Its log state.
-        state: LogState,
-    },
-}
+/// One history write (a log state for a call not in the history, e.g. an SMS day's CallObject,
+/// is ignored).
+pub(crate) type HistoryWrite = store::CallWrite;
 
 /// The sending side; cheap to clone.
 pub(crate) type History = mpsc::UnboundedSender<HistoryWrite>;
@@ -43,12 +32,7 @@ pub(crate) fn spawn(
                 batch.push(more);
             }
             let (store, now) = (store.clone(), clock.now());
-            let done = tokio::task::spawn_blocking(move || {
-                for write in batch {
-                    apply(&store, write, now);
-                }
-            })
-            .await;
+            let done = tokio::task::spawn_blocking(move || apply(&store, batch, now)).await;
             if let Err(e) = done {
                 tracing::error!(error = %e, "history writer failed");
             }
@@ -57,19 +41,25 @@ pub(crate) fn spawn(
     (tx, task)
 }
 
-fn apply(store: &Store, write: HistoryWrite, now: chrono::DateTime<chrono::Utc>) {
-    match write {
-        HistoryWrite::Upsert(record) => {
-            if let Err(e) = store.calls().upsert(&record, now) {
-                tracing::warn!(call_id = %record.call_id, error = %e, "call history not written");
+/// Applies a batch in one transaction: under a burst of calls the writer takes everything
+/// waiting at once, so it keeps up (one disk sync per batch) and its queue stays short.
+fn apply(store: &Store, batch: Vec<HistoryWrite>, now: chrono::DateTime<chrono::Utc>) {
+    let writes = batch.len();
+    match store.calls().apply(batch, now) {
+        Ok(refused) => {
+            for (write, e) in refused {
+                match (write, e) {
+                    (HistoryWrite::LogState { .. }, store::Error::NotFound { .. }) => {}
+                    (HistoryWrite::Upsert(record), e) => {
+                        tracing::warn!(call_id = %record.call_id, error = %e, "call history not written");
+                    }
+                    (HistoryWrite::LogState { call_id, .. }, e) => {
+                        tracing::warn!(call_id = %call_id, error = %e, "log state not recorded");
+                    }
+                }
             }
         }
-        HistoryWrite::LogState { call_id, state } => {
-            match store.calls().set_log_state(&call_id, &state, now) {
-                Ok(()) | Err(store::Error::NotFound { .. }) => {}
-                Err(e) => tracing::warn!(call_id = %call_id, error = %e, "log state not recorded"),
-            }
-        }
+        Err(e) => tracing::warn!(writes, error = %e, "call history not written"),
     }
 }
 
@@ -78,7 +68,7 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use chrono::TimeZone;
-    use store::CallDirection;
+    use store::{CallDirection, CallRecord, LogState};
 
     fn record(id: &str, at: chrono::DateTime<chrono::Utc>) -> CallRecord {
         CallRecord {

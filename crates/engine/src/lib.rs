@@ -20,6 +20,7 @@ pub mod events;
 mod flusher;
 mod history;
 pub mod lookup;
+mod queue;
 pub mod telephony;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -179,14 +179,22 @@ pub async fn lookup(
         &rules.object_names(),
     );
     // The cache write (a durable SQLite commit) is not on the popup's path: the matches go
-    // back to the caller at once and the write completes beside it.
+    // back to the caller at once and the write completes beside it. One write at a time: under
+    // a burst of calls, waiting writes cost a few bytes each, not a blocking thread each.
     match serde_json::to_value(&matches) {
         Ok(value) => {
             let store = Arc::clone(store);
-            tokio::task::spawn_blocking(move || {
-                if let Err(e) = store.match_cache().put(&key, &value, now) {
-                    tracing::warn!(error = %e, "could not cache the matches");
-                }
+            tokio::spawn(async move {
+                static CACHE_WRITES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+                let Ok(_one_at_a_time) = CACHE_WRITES.acquire().await else {
+                    return;
+                };
+                let put = tokio::task::spawn_blocking(move || {
+                    if let Err(e) = store.match_cache().put(&key, &value, now) {
+                        tracing::warn!(error = %e, "could not cache the matches");
+                    }
+                });
+                let _ = put.await;
             });
         }
         Err(e) => tracing::warn!(error = %e, "could not encode the matches"),

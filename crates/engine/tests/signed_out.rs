@@ -92,20 +92,28 @@ async fn a_signed_out_engine_still_rings_pops_and_queues_the_log() {
     ] {
         phone.emit(event).await.expect("event");
     }
-    next(&mut ui, "the log queued", |e| {
-        matches!(e, UiEvent::LogState { call_object, state: LogStatus::Queued } if call_object == "c-1")
-    })
-    .await;
-    let stats = store.outbox().stats().expect("stats");
-    assert_eq!(
-        stats.pending + stats.in_flight,
-        1,
-        "the log is in the outbox, committed before the UI was told"
-    );
-    // The flusher's hold and the call's close come in either order.
-    let (mut told_reconnect, mut closed) = (false, false);
-    while !(told_reconnect && closed) {
-        match next(&mut ui, "reconnect needed and the call closed", |_| true).await {
+    // The log's queueing, the flusher's hold and the call's close come in any order.
+    let (mut queued, mut told_reconnect, mut closed) = (false, false, false);
+    while !(queued && told_reconnect && closed) {
+        match next(
+            &mut ui,
+            "the log queued, reconnect needed and the call closed",
+            |_| true,
+        )
+        .await
+        {
+            UiEvent::LogState {
+                call_object,
+                state: LogStatus::Queued,
+            } if call_object == "c-1" => {
+                queued = true;
+                let stats = store.outbox().stats().expect("stats");
+                assert_eq!(
+                    stats.pending + stats.in_flight,
+                    1,
+                    "the log is in the outbox, committed before the UI was told"
+                );
+            }
             UiEvent::Connection {
                 state: ConnectionState::ReconnectNeeded,
             } => told_reconnect = true,

@@ -52,7 +52,6 @@ async fn main() -> anyhow::Result<()> {
         callpop_e2e::engine_config(tokens.instance_url.clone(), callpop_e2e::user_id(&tokens));
     config.behaviour.wrap_up_seconds = 0;
     config.flush.poll = Duration::from_millis(200);
-    config.history_db = Some(db.into());
     let (handle, mut ui) = Engine::start(
         config,
         EngineDeps {

@@ -1,0 +1,350 @@
+//! The outbox writer: one task that commits Task writes to the outbox in the order the event
+//! loop sends them, off the loop. Each commit is a disk sync (the outbox survives `kill -9`), and
+//! a ringing call must never wait behind the previous call's sync: the loop hands the write over
+//! and goes on to the next event at once.
+//!
+//! The UI hears `Queued` only once the write is on disk; the flusher is woken after each commit.
+//! A write the disk cannot take yet (the database locked by another connection, the disk full)
+//! is never dropped: the agent sees it `Failed` with the reason, and the writer tries again with
+//! a growing pause, the writes behind it waiting in order, until it is on disk and `Queued`. Only
+//! a write that can never be stored (an update of a log that was never queued) stays `Failed`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use store::{LogState, NewOutboxItem, Store};
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+
+use crate::events::{LogStatus, UiEvent};
+use crate::history::{History, HistoryWrite};
+
+/// The first pause before a write the disk could not take is tried again; it doubles up to
+/// [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// One write for the outbox.
+#[derive(Debug)]
+pub(crate) struct QueueWrite {
+    /// The write.
+    pub item: NewOutboxItem,
+    /// When the loop decided it.
+    pub now: DateTime<Utc>,
+}
+
+/// The sending side; cheap to clone.
+pub(crate) type Queue = mpsc::UnboundedSender<QueueWrite>;
+
+/// What became of one write.
+enum Outcome {
+    /// On disk (or already there: a repeated create of the same CallObject).
+    Queued,
+    /// Not stored yet, for this reason; it will be tried again.
+    Waiting(String),
+    /// It can never be stored.
+    Refused(store::Error),
+}
+
+/// Starts the writer; it ends once every sender is gone and every write it was given is
+/// committed (or refused).
+pub(crate) fn spawn(
+    store: Arc<Store>,
+    ui: mpsc::Sender<UiEvent>,
+    history: History,
+    wake: Arc<Notify>,
+) -> (Queue, JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<QueueWrite>();
+    let task = tokio::spawn(async move {
+        let mut pending = Vec::new();
+        // The CallObjects the agent was told are waiting (told once, until they are on disk).
+        let mut told = HashSet::new();
+        let mut pause = RETRY_FIRST;
+        loop {
+            if pending.is_empty() {
+                match rx.recv().await {
+                    Some(first) => pending.push(first),
+                    None => break,
+                }
+            }
+            while let Ok(more) = rx.try_recv() {
+                pending.push(more);
+            }
+            let batch = std::mem::take(&mut pending);
+            let committed = match off_loop(&store, move |store| Ok(commit(store, batch))).await {
+                Ok(committed) => committed,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox writer stopped by the runtime");
+                    break;
+                }
+            };
+            match committed {
+                Ok(outcomes) => {
+                    for (call_object, outcome) in outcomes {
+                        told.remove(&call_object);
+                        report(&ui, &history, &wake, call_object, outcome).await;
+                    }
+                    pause = RETRY_FIRST;
+                }
+                Err((e, batch)) => {
+                    for write in &batch {
+                        let call_object = &write.item.call_object;
+                        if told.insert(call_object.clone()) {
+                            let waiting = Outcome::Waiting(e.to_string());
+                            report(&ui, &history, &wake, call_object.clone(), waiting).await;
+                        }
+                    }
+                    pending = batch;
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(RETRY_MAX);
+                }
+            }
+        }
+    });
+    (tx, task)
+}
+
+/// Commits the writes in order, in one transaction: what became of each, or (when the disk
+/// could not take them yet) the reason and the writes, none of them written, to try again.
+#[allow(clippy::type_complexity)]
+fn commit(
+    store: &Store,
+    batch: Vec<QueueWrite>,
+) -> Result<Vec<(String, Outcome)>, (store::Error, Vec<QueueWrite>)> {
+    match store
+        .outbox()
+        .enqueue_many(batch.iter().map(|w| (&w.item, w.now)))
+    {
+        Ok(results) => Ok(batch
+            .into_iter()
+            .zip(results)
+            .map(|(QueueWrite { item, .. }, result)| {
+                let outcome = match result {
+                    Ok(_) | Err(store::Error::DuplicateCreate { .. }) => Outcome::Queued,
+                    Err(e) => Outcome::Refused(e),
+                };
+                (item.call_object, outcome)
+            })
+            .collect()),
+        Err(e) => Err((e, batch)),
+    }
+}
+
+/// Tells the UI and the history what became of a write; wakes the flusher for a queued one.
+async fn report(
+    ui: &mpsc::Sender<UiEvent>,
+    history: &History,
+    wake: &Notify,
+    call_object: String,
+    outcome: Outcome,
+) {
+    let failed = |reason: String| {
+        (
+            LogStatus::Failed {
+                reason: reason.clone(),
+            },
+            LogState::Failed { reason },
+        )
+    };
+    let (state, recorded) = match &outcome {
+        Outcome::Queued => (LogStatus::Queued, LogState::Queued),
+        Outcome::Waiting(e) => {
+            tracing::warn!(call_object = %call_object, error = %e, "write not on disk yet; trying again");
+            failed(format!(
+                "not saved on this computer yet ({e}); trying again"
+            ))
+        }
+        Outcome::Refused(e) => {
+            tracing::error!(call_object = %call_object, error = %e, "write not queued");
+            failed(format!("not queued: {e}"))
+        }
+    };
+    // The loop recorded the call as queued before it handed the write over, so this lands
+    // after that; and before the flusher's Saved, which can only follow the wake below.
+    let _ = history.send(HistoryWrite::LogState {
+        call_id: call_object.clone(),
+        state: recorded,
+    });
+    if matches!(outcome, Outcome::Queued) {
+        wake.notify_one();
+    }
+    if ui
+        .send(UiEvent::LogState { call_object, state })
+        .await
+        .is_err()
+    {
+        tracing::debug!("UI receiver gone; log state dropped");
+    }
+}
+
+/// Runs a store call on the blocking pool, so that a disk sync never holds up one of the
+/// runtime's few worker threads (the event loop, the lookups and the HTTP client share them).
+pub(crate) async fn off_loop<T, F>(store: &Arc<Store>, f: F) -> store::Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> store::Result<T> + Send + 'static,
+{
+    let store = store.clone();
+    match tokio::task::spawn_blocking(move || f(&store)).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Only when the runtime shuts down before the call started: nothing was written.
+        Err(_) => Err(store::Error::Busy),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use store::WriteKind;
+
+    fn create(call_object: &str) -> NewOutboxItem {
+        NewOutboxItem {
+            kind: WriteKind::Create,
+            sobject: "Task".into(),
+            call_object: call_object.into(),
+            target_id: None,
+            payload: serde_json::json!({ "Subject": "Call" }),
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_are_committed_in_order_then_reported_queued() {
+        let store = Arc::new(Store::open_in_memory().expect("in-memory store"));
+        let (ui_tx, mut ui_rx) = mpsc::channel(16);
+        let wake = Arc::new(Notify::new());
+        let (history, _history_rx) = mpsc::unbounded_channel();
+        let (queue, task) = spawn(store.clone(), ui_tx, history, wake.clone());
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        for co in ["a", "b", "a"] {
+            queue
+                .send(QueueWrite {
+                    item: create(co),
+                    now,
+                })
+                .expect("writer running");
+        }
+        drop(queue);
+        task.await.expect("writer ends when its senders are gone");
+        let mut seen = Vec::new();
+        while let Ok(UiEvent::LogState { call_object, state }) = ui_rx.try_recv() {
+            seen.push((call_object, state));
+        }
+        assert_eq!(
+            seen,
+            [
+                ("a".into(), LogStatus::Queued),
+                ("b".into(), LogStatus::Queued),
+                ("a".into(), LogStatus::Queued),
+            ],
+            "every write reported once, in order; a repeated create is already queued"
+        );
+        let stats = store.outbox().stats().expect("stats");
+        assert_eq!(stats.pending, 2, "the repeated create was not stored twice");
+    }
+
+    #[tokio::test]
+    async fn a_refused_write_is_reported_failed_with_the_reason() {
+        let store = Arc::new(Store::open_in_memory().expect("in-memory store"));
+        let (ui_tx, mut ui_rx) = mpsc::channel(16);
+        let (history, mut history_rx) = mpsc::unbounded_channel();
+        let (queue, task) = spawn(store, ui_tx, history, Arc::new(Notify::new()));
+        let mut item = create("orphan");
+        item.kind = WriteKind::Update;
+        queue
+            .send(QueueWrite {
+                item,
+                now: Utc::now(),
+            })
+            .expect("writer running");
+        drop(queue);
+        task.await.expect("writer ends");
+        match ui_rx.try_recv() {
+            Ok(UiEvent::LogState {
+                state: LogStatus::Failed { reason },
+                ..
+            }) => assert!(
+                reason.starts_with("not queued"),
+                "the agent is told why: {reason}"
+            ),
+            other => panic!("an update without its create must fail visibly, got {other:?}"),
+        }
+        assert!(
+            matches!(
+                history_rx.try_recv(),
+                Ok(HistoryWrite::LogState {
+                    state: LogState::Failed { .. },
+                    ..
+                })
+            ),
+            "the call history says failed too"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_write_the_disk_cannot_take_yet_is_kept_and_tried_again_in_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("callpop.db");
+        let store = Arc::new(Store::open(&path).expect("store"));
+        // Another connection makes every outbox insert fail, as a failing disk would.
+        let other = rusqlite::Connection::open(&path).expect("second connection");
+        other
+            .execute_batch(
+                "CREATE TRIGGER trouble BEFORE INSERT ON outbox
+                 BEGIN SELECT RAISE(ABORT, 'disk trouble'); END;",
+            )
+            .expect("trigger");
+        let (ui_tx, mut ui_rx) = mpsc::channel(16);
+        let (history, mut history_rx) = mpsc::unbounded_channel();
+        let (queue, task) = spawn(store.clone(), ui_tx, history, Arc::new(Notify::new()));
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        for co in ["a", "b"] {
+            queue
+                .send(QueueWrite {
+                    item: create(co),
+                    now,
+                })
+                .expect("writer running");
+        }
+        match ui_rx.recv().await {
+            Some(UiEvent::LogState {
+                call_object,
+                state: LogStatus::Failed { reason },
+            }) => {
+                assert_eq!(call_object, "a", "the first write is the one waiting");
+                assert!(
+                    reason.contains("trying again"),
+                    "the agent is told: {reason}"
+                );
+            }
+            other => panic!("the agent must see the write is not on disk yet, got {other:?}"),
+        }
+        assert_eq!(store.outbox().stats().expect("stats").pending, 0);
+        other
+            .execute_batch("DROP TRIGGER trouble")
+            .expect("the disk is fine again");
+        drop(queue);
+        task.await.expect("writer ends once everything is on disk");
+        let mut seen = Vec::new();
+        while let Ok(UiEvent::LogState { call_object, state }) = ui_rx.try_recv() {
+            if state == LogStatus::Queued {
+                seen.push(call_object);
+            }
+        }
+        assert_eq!(seen, ["a", "b"], "both written, in the order given");
+        let stats = store.outbox().stats().expect("stats");
+        assert_eq!(stats.pending, 2, "nothing lost, nothing twice");
+        let mut last = std::collections::HashMap::new();
+        while let Ok(HistoryWrite::LogState { call_id, state }) = history_rx.try_recv() {
+            last.insert(call_id, state);
+        }
+        assert_eq!(
+            last.get("a"),
+            Some(&LogState::Queued),
+            "history ends queued"
+        );
+    }
+}
