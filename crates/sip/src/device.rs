@@ -94,6 +94,33 @@ fn device_names(direction: Direction) -> Vec<String> {
     }
 }
 
+/// The host's default device of `direction`, by name; `None` when it has none.
+pub fn default_device(direction: Direction) -> Option<String> {
+    let host = cpal::default_host();
+    let device = match direction {
+        Direction::Input => host.default_input_device(),
+        Direction::Output => host.default_output_device(),
+    };
+    device.and_then(|d| d.name().ok())
+}
+
+/// The device to use: the one `chosen` when it is connected, otherwise the host's default
+/// when it is connected, otherwise none (a headset unplugged since it was chosen falls back to
+/// the default rather than to silence; a host that names a default but lists no device, as
+/// ALSA does without a sound card, has none).
+pub fn pick(chosen: Option<&str>, connected: &[String], default: Option<String>) -> Option<String> {
+    let is_connected = |name: &str| connected.iter().any(|d| d == name);
+    chosen
+        .filter(|c| is_connected(c))
+        .map(str::to_owned)
+        .or(default.filter(|d| is_connected(d)))
+}
+
+/// [`pick`] among the devices connected now.
+pub fn resolve(chosen: Option<&str>, direction: Direction) -> Option<String> {
+    pick(chosen, &device_names(direction), default_device(direction))
+}
+
 fn find(name: &str, direction: Direction) -> Result<cpal::Device, DeviceError> {
     let host = cpal::default_host();
     let devices = match direction {
@@ -438,9 +465,143 @@ impl Ringer {
     }
 }
 
+/// Plays a sine tone of `hz` on the playback device `name` for `duration` (blocks that long):
+/// the settings' "test tone".
+pub fn play_tone(name: &str, hz: f64, duration: std::time::Duration) -> Result<(), DeviceError> {
+    let stream = open_output(name, move |rate| {
+        let mut index = 0u64;
+        move || {
+            let t = index as f64 / f64::from(rate.max(1));
+            index += 1;
+            (0.3 * (std::f64::consts::TAU * hz * t).sin()) as f32
+        }
+    })?;
+    std::thread::sleep(duration);
+    drop(stream);
+    Ok(())
+}
+
+/// The level of 8 kHz samples: their RMS as a fraction of full scale (0 silence … 1 clipping).
+pub fn level(samples: &[i16]) -> f32 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let sum: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+    ((sum / samples.len() as f64).sqrt() / f64::from(i16::MAX)).min(1.0) as f32
+}
+
+/// A microphone meter: reports the capture device's level every 100 ms until dropped.
+pub struct LevelMeter {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for LevelMeter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LevelMeter").finish_non_exhaustive()
+    }
+}
+
+impl LevelMeter {
+    /// Opens the capture device `name` and calls `report` with its [`level`] every 100 ms.
+    pub fn start(
+        name: &str,
+        mut report: impl FnMut(f32) + Send + 'static,
+    ) -> Result<Self, DeviceError> {
+        let mut source = CpalSource::open(name)?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("callpop-mic-meter".into())
+            .spawn(move || {
+                let mut window = Vec::with_capacity(5 * FRAME_SAMPLES);
+                let mut frame = [0i16; FRAME_SAMPLES];
+                while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    if source.read_frame(&mut frame).is_err() {
+                        break;
+                    }
+                    window.extend_from_slice(&frame);
+                    if window.len() >= 5 * FRAME_SAMPLES {
+                        report(level(&window));
+                        window.clear();
+                    }
+                }
+            })
+            .map_err(|e| DeviceError::Unusable {
+                name: name.to_owned(),
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for LevelMeter {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_chosen_device_is_used_while_connected_else_the_default() {
+        let connected = vec!["Headset".to_owned(), "Built-in".to_owned()];
+        let default = Some("Built-in".to_owned());
+        assert_eq!(
+            pick(Some("Headset"), &connected, default.clone()).as_deref(),
+            Some("Headset")
+        );
+        assert_eq!(
+            pick(Some("USB speaker"), &connected, default.clone()).as_deref(),
+            Some("Built-in"),
+            "an unplugged choice falls back to the default"
+        );
+        assert_eq!(pick(None, &connected, default).as_deref(), Some("Built-in"));
+        assert_eq!(
+            pick(Some("Headset"), &[], None),
+            None,
+            "no sound card: none"
+        );
+    }
+
+    #[test]
+    fn level_is_the_rms_of_full_scale() {
+        assert_eq!(level(&[]), 0.0);
+        assert_eq!(level(&[0; 160]), 0.0);
+        assert!((level(&[i16::MAX; 160]) - 1.0).abs() < 1e-6);
+        let half: Vec<i16> = (0..160)
+            .map(|i| if i % 2 == 0 { 16384 } else { -16384 })
+            .collect();
+        assert!((level(&half) - 0.5).abs() < 0.01, "{}", level(&half));
+    }
+
+    #[test]
+    fn tone_and_meter_on_a_missing_device_are_typed_errors() {
+        let name = "callpop-no-such-device";
+        assert!(matches!(
+            play_tone(name, 440.0, std::time::Duration::from_millis(10)),
+            Err(DeviceError::NotFound {
+                direction: Direction::Output,
+                ..
+            })
+        ));
+        assert!(matches!(
+            LevelMeter::start(name, |_| {}),
+            Err(DeviceError::NotFound {
+                direction: Direction::Input,
+                ..
+            })
+        ));
+    }
 
     #[test]
     fn listing_without_a_sound_card_is_not_an_error() {

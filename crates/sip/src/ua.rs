@@ -355,6 +355,9 @@ impl Call {
 
 struct Inner {
     config: Config,
+    /// The audio devices for the next calls (from the config; changed by
+    /// [`UserAgent::set_audio`]).
+    audio: Mutex<(SourceConfig, SinkConfig)>,
     local_addr: SocketAddr,
     endpoint: Arc<rsipstack::transaction::endpoint::EndpointInner>,
     dialogs: Arc<DialogLayer>,
@@ -449,6 +452,7 @@ impl UserAgent {
         let (state_sender, state_receiver) = dialogs.new_dialog_state_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
+            audio: Mutex::new((config.source.clone(), config.sink.clone())),
             config,
             local_addr,
             endpoint: endpoint_inner,
@@ -470,6 +474,16 @@ impl UserAgent {
         tokio::spawn(dialog_state_loop(inner.clone(), state_receiver));
         info!(%local_addr, "SIP user agent started");
         Ok((Self { inner }, events_rx))
+    }
+
+    /// Sets where the audio of the calls that start from now on comes from and goes to (a
+    /// call in progress keeps its devices).
+    pub fn set_audio(&self, source: SourceConfig, sink: SinkConfig) {
+        *self
+            .inner
+            .audio
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = (source, sink);
     }
 
     /// The bound SIP address.
@@ -1064,14 +1078,19 @@ fn start_media(
     if call.media.is_some() {
         return;
     }
-    let source = inner.config.source.open().unwrap_or_else(|e| {
+    let (source, sink) = inner
+        .audio
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let source = source.open().unwrap_or_else(|e| {
         inner.emit(Event::AudioError {
             call_id: call_id.to_owned(),
             reason: e.to_string(),
         });
         Box::new(crate::audio::NullDevice)
     });
-    let sink = inner.config.sink.open(call_id).unwrap_or_else(|e| {
+    let sink = sink.open(call_id).unwrap_or_else(|e| {
         inner.emit(Event::AudioError {
             call_id: call_id.to_owned(),
             reason: e.to_string(),

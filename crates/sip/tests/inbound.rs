@@ -4,7 +4,7 @@ mod common;
 
 use std::net::SocketAddr;
 
-use callpop_sip::audio::{recording_path, SinkConfig};
+use callpop_sip::audio::{recording_path, SinkConfig, SourceConfig};
 use callpop_sip::{CloseReason, Event};
 use common::*;
 
@@ -102,6 +102,48 @@ async fn sipp_call_is_answered_recorded_and_survives_garbage() {
     assert!(
         elsewhere < 0.05,
         "and has little at 1 kHz (ratio {elsewhere:.3})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_devices_set_while_running_serve_the_next_call() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pcap = dir.path().join("tone440.pcap");
+    write_tone_pcap(&pcap, 440.0, 2);
+    // Started with received audio discarded, as before the agent picks a device.
+    let (ua, mut events) = agent("127.0.0.1", |_| {}).await;
+    ua.set_audio(
+        SourceConfig::Silence,
+        SinkConfig::WavDir(dir.path().to_owned()),
+    );
+    let scenario = scenario(
+        dir.path(),
+        "uac_tone.xml",
+        &[("@PCAP@", pcap.to_str().unwrap())],
+    );
+    let sipp = start_sipp(
+        &scenario,
+        free_port(),
+        free_media_port(),
+        Some(ua.local_addr()),
+        &[],
+    );
+    let call_id = wait_for(&mut events, "IncomingCall", |e| match e {
+        Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
+        _ => None,
+    })
+    .await;
+    ua.answer(&call_id).await.expect("answer");
+    wait_for(&mut events, "Closed", |e| {
+        matches!(e, Event::Closed { call_id: id, .. } if *id == call_id).then_some(())
+    })
+    .await;
+    expect_sipp_success(sipp, "uac_tone").await;
+    let samples = read_wav(&recording_path(dir.path(), &call_id));
+    let loud = samples.iter().filter(|s| s.unsigned_abs() >= 2000).count();
+    assert!(
+        loud >= 4000,
+        "the call's audio went to the device set after start ({loud} loud samples)"
     );
 }
 
