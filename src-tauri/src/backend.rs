@@ -12,6 +12,8 @@ use app_api::{
 use engine::{Engine, EngineConfig, EngineDeps, EngineHandle, Input, SystemClock, UiEvent};
 use salesforce::{Client, ClientConfig, KeyringStore, LoginHost, MemoryStore, TokenStore};
 use sf_emulator::Emulator;
+use sip::audio::{SinkConfig, SourceConfig};
+use sip::device;
 use store::Store;
 use telephony::SipTelephony;
 use tokio::sync::mpsc;
@@ -68,6 +70,10 @@ pub struct Backend {
     pub demo_sip_password: Mutex<Option<String>>,
     /// The audio choice.
     pub audio: Mutex<AudioChoice>,
+    /// The microphone meter of the settings, while it runs.
+    pub mic_meter: Mutex<Option<device::LevelMeter>>,
+    /// The ring tone playing, and for which call.
+    pub ringer: Mutex<Option<(String, device::Ringer)>>,
     /// What is replayed to a window that (re)loads.
     pub replay: Mutex<Replay>,
     /// Holds the demo's temp data dir for the life of the process.
@@ -158,12 +164,28 @@ fn sip_config(args: &Args, account: &SipAccount, password: Option<String>) -> (s
         .unwrap_or_else(|| account.domain.clone());
     let mut config = sip::Config::new(addr, user, domain);
     config.password = password.map(sip::Password::new);
+    config.transport = match account.transport {
+        app_api::Transport::Udp => sip::Transport::Udp,
+        app_api::Transport::Tcp => sip::Transport::Tcp,
+    };
     config.busy_policy = match account.busy_policy {
         app_api::BusyPolicy::RingWaiting => sip::BusyPolicy::RingWaiting,
         app_api::BusyPolicy::Reject486 => sip::BusyPolicy::Reject486,
     };
     let register = account.registrar.as_deref().is_some_and(|r| !r.is_empty());
     (config, register)
+}
+
+/// The call audio for the agent's choice: the chosen microphone and speaker while connected,
+/// else the computer's default ones, else (no sound card) silence sent and what is heard
+/// discarded.
+pub fn call_audio(choice: &AudioChoice) -> (SourceConfig, SinkConfig) {
+    let input = device::resolve(choice.input.as_deref(), device::Direction::Input);
+    let output = device::resolve(choice.output.as_deref(), device::Direction::Output);
+    (
+        input.map_or(SourceConfig::Silence, SourceConfig::Device),
+        output.map_or(SinkConfig::Discard, SinkConfig::Device),
+    )
 }
 
 fn sip_password(account: &SipAccount) -> Option<String> {
@@ -287,7 +309,8 @@ pub async fn start(args: &Args) -> anyhow::Result<(Backend, mpsc::Receiver<UiEve
     } else {
         sip_password(&account)
     };
-    let (sip_config, register) = sip_config(args, &account, password);
+    let (mut sip_config, register) = sip_config(args, &account, password);
+    (sip_config.source, sip_config.sink) = call_audio(&audio);
     let telephony = Arc::new(
         SipTelephony::start(sip_config, register)
             .await
@@ -325,6 +348,8 @@ pub async fn start(args: &Args) -> anyhow::Result<(Backend, mpsc::Receiver<UiEve
             sip_account: Mutex::new(account),
             demo_sip_password: Mutex::new(None),
             audio: Mutex::new(audio),
+            mic_meter: Mutex::new(None),
+            ringer: Mutex::new(None),
             replay: Mutex::new(Replay::default()),
             _temp_dir: temp_dir,
         },

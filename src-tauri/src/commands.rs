@@ -7,7 +7,8 @@ use app_api::{
 };
 use chrono::Utc;
 use engine::Input;
-use tauri::{AppHandle, State};
+use sip::device;
+use tauri::{AppHandle, Emitter, State};
 use tauri_plugin_opener::OpenerExt;
 
 use crate::backend::{self, keys, lock};
@@ -389,11 +390,9 @@ fn save_sip_account(
 
 #[tauri::command]
 fn audio_devices(shell: State<'_, Shell>) -> AudioDevices {
-    // The SIP agent plays a tone or silence and discards what it hears: no sound device is
-    // opened by this version, so there is none to list.
     AudioDevices {
-        inputs: Vec::new(),
-        outputs: Vec::new(),
+        inputs: device::input_devices(),
+        outputs: device::output_devices(),
         choice: lock(&shell.backend.audio).clone(),
     }
 }
@@ -406,24 +405,40 @@ fn save_audio(shell: State<'_, Shell>, choice: AudioChoice) -> Reply<AudioDevice
         .settings()
         .put(keys::AUDIO, &choice, Utc::now())
         .map_err(stored_fail)?;
+    let (source, sink) = backend::call_audio(&choice);
+    shell.backend.telephony.user_agent().set_audio(source, sink);
     *lock(&shell.backend.audio) = choice;
     Ok(audio_devices(shell))
 }
 
-const NO_AUDIO_DEVICES: &str =
-    "This version of Callpop does not use the computer's speakers or microphone yet.";
+/// How long the settings' test tone plays.
+const TEST_TONE: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[tauri::command]
-fn test_tone(output: Option<String>) -> Reply<()> {
-    let _ = output;
-    Err(NO_AUDIO_DEVICES.into())
+async fn test_tone(shell: State<'_, Shell>, output: Option<String>) -> Reply<()> {
+    let chosen = output.or_else(|| lock(&shell.backend.audio).output.clone());
+    let name = device::resolve(chosen.as_deref(), device::Direction::Output)
+        .ok_or("No speaker or headset was found on this computer.")?;
+    tauri::async_runtime::spawn_blocking(move || device::play_tone(&name, 440.0, TEST_TONE))
+        .await
+        .map_err(|e| format!("The test tone could not play: {e}."))?
+        .map_err(|e| format!("The test tone could not play: {e}."))
 }
 
 #[tauri::command]
-fn mic_monitor(on: bool) -> Reply<()> {
-    if on {
-        Err(NO_AUDIO_DEVICES.into())
-    } else {
-        Ok(())
+fn mic_monitor(app: AppHandle, shell: State<'_, Shell>, on: bool) -> Reply<()> {
+    // Stop a running meter first (a second "on" restarts it on the current choice).
+    drop(lock(&shell.backend.mic_meter).take());
+    if !on {
+        return Ok(());
     }
+    let chosen = lock(&shell.backend.audio).input.clone();
+    let name = device::resolve(chosen.as_deref(), device::Direction::Input)
+        .ok_or("No microphone was found on this computer.")?;
+    let meter = device::LevelMeter::start(&name, move |level| {
+        let _ = app.emit("mic-level", level);
+    })
+    .map_err(|e| format!("The microphone could not be opened: {e}."))?;
+    *lock(&shell.backend.mic_meter) = Some(meter);
+    Ok(())
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use app_api::{popup_window, AgentAction, PopupWindow, SipState, SipStatus};
 use engine::{CallPhase, Direction, Input, UiEvent};
+use sip::device;
 use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder};
 use tauri_plugin_deep_link::DeepLinkExt;
 use tauri_plugin_global_shortcut::{GlobalShortcutExt, Shortcut, ShortcutState};
@@ -248,13 +249,14 @@ fn on_engine_event(app: &AppHandle, event: &UiEvent) {
             }
         }
         UiEvent::CallState {
+            call_id,
             phase:
                 CallPhase::Ringing {
                     direction: Direction::Inbound,
                     caller,
                 },
-            ..
         } => {
+            ring(&shell, call_id);
             let who = caller.name.clone().unwrap_or_else(|| caller.number.clone());
             if let Err(err) = app
                 .notification()
@@ -266,8 +268,35 @@ fn on_engine_event(app: &AppHandle, event: &UiEvent) {
                 tracing::debug!(%err, "no OS notification");
             }
         }
+        // Answered, declined, given up or ended: the ringing stops.
+        UiEvent::CallState { call_id, .. } => {
+            let mut ringer = lock(&shell.backend.ringer);
+            if ringer
+                .as_ref()
+                .is_some_and(|(ringing, _)| ringing == call_id)
+            {
+                *ringer = None;
+            }
+        }
         UiEvent::Connection { .. } => tray::refresh(app),
         _ => {}
+    }
+}
+
+/// Rings the ringer device (the chosen one, else the speaker's choice, else the default) for
+/// the call, when the computer has one; without a sound card the popup and the notification
+/// are all there is.
+fn ring(shell: &Shell, call_id: &str) {
+    let chosen = {
+        let audio = lock(&shell.backend.audio);
+        audio.ringer.clone().or_else(|| audio.output.clone())
+    };
+    let Some(name) = device::resolve(chosen.as_deref(), device::Direction::Output) else {
+        return;
+    };
+    match device::Ringer::start(&name) {
+        Ok(ringer) => *lock(&shell.backend.ringer) = Some((call_id.to_owned(), ringer)),
+        Err(err) => tracing::warn!(%err, "the ringer could not play"),
     }
 }
 

@@ -311,6 +311,26 @@ async fn settings_survive_a_restart_and_the_password_stays_out_of_sqlite() -> an
         placeholder.is_some_and(|p| !p.is_empty()),
         "after saving, the account reports a password kept (the field offers to keep it)"
     );
+    // Audio: the device lists are the computer's. Without a sound card (CI, these machines)
+    // the test tone and the microphone meter say so instead of pretending.
+    let outputs = app
+        .find("#audio-output")
+        .await?
+        .find_all(Locator::Css("option"))
+        .await?
+        .len();
+    if outputs == 1 {
+        app.click("#test-tone").await?;
+        app.text_until("#audio-error", "that no speaker was found", |t| {
+            t.contains("No speaker or headset was found")
+        })
+        .await?;
+        app.click("#mic-monitor").await?;
+        app.text_until("#audio-error", "that no microphone was found", |t| {
+            t.contains("No microphone was found")
+        })
+        .await?;
+    }
     app.close().await?;
 
     // The same data dir; a new SIP port, as the closing app may still hold the old one.
