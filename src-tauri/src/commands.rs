@@ -8,7 +8,7 @@ use app_api::{
 use chrono::Utc;
 use engine::Input;
 use sip::device;
-use tauri::{AppHandle, Emitter, State};
+use tauri::{AppHandle, Emitter, Manager, State};
 use tauri_plugin_opener::OpenerExt;
 
 use crate::backend::{self, keys, lock};
@@ -74,7 +74,7 @@ fn snapshot(shell: State<'_, Shell>, window: tauri::Window) -> Snapshot {
         theme: settings.theme,
     };
     if window.label() == shell::MAIN {
-        shell.mark_ready();
+        shell.mark_ready(window.app_handle());
     }
     snapshot
 }

@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use app_api::{popup_window, AgentAction, PopupWindow, SipState, SipStatus};
@@ -46,6 +46,9 @@ pub struct Shell {
     pub ready: AtomicBool,
     /// The region to ring from once ready (`--demo-call`).
     pub demo_call: Option<String>,
+    /// Links opened before the panel was ready (Callpop launched by a clicked link), handed
+    /// over once it is.
+    pub pending_links: Mutex<Vec<String>>,
 }
 
 /// The app's SIP status in the contract's shape. Without a registrar (the demo, or a PBX that
@@ -98,9 +101,16 @@ impl Shell {
 
     /// Prints `READY sip=<addr>` once (the panel asked for its state and the agent listens),
     /// then rings the `--demo-call` region.
-    pub fn mark_ready(&self) {
-        if self.ready.swap(true, Ordering::SeqCst) {
-            return;
+    pub fn mark_ready(&self, app: &AppHandle) {
+        let links = {
+            let mut pending = lock(&self.pending_links);
+            if self.ready.swap(true, Ordering::SeqCst) {
+                return;
+            }
+            std::mem::take(&mut *pending)
+        };
+        for link in links {
+            open_link(app, &link);
         }
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "READY sip={}", self.backend.telephony.local_addr());
@@ -132,8 +142,16 @@ pub fn open_link(app: &AppHandle, link: &str) {
     let Some(shell) = app.try_state::<Shell>() else {
         return;
     };
-    let behaviour = lock(&shell.backend.settings).behaviour.clone();
     show_main(app);
+    {
+        let mut pending = lock(&shell.pending_links);
+        if !shell.ready.load(Ordering::SeqCst) {
+            // Launched with the link: the panel is not listening yet; it gets it once ready.
+            pending.push(link.to_owned());
+            return;
+        }
+    }
+    let behaviour = lock(&shell.backend.settings).behaviour.clone();
     match app_api::dial_target(link, &behaviour) {
         Ok(target) => {
             tracing::info!(number = %target.number, "dial request from a link");
@@ -342,6 +360,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         demo,
         ready: AtomicBool::new(false),
         demo_call: args.demo_call.clone(),
+        pending_links: Mutex::new(Vec::new()),
     };
 
     let mut builder = tauri::Builder::default();

@@ -235,7 +235,6 @@ async fn tel_link_pasted_in_the_dial_pad_shows_the_number_and_dials_it() -> anyh
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "src-tauri emits a launch link's dial-request during setup, before the panel listens"]
 async fn tel_link_at_launch_asks_then_dials_the_number() -> anyhow::Result<()> {
     let emu = emulator().await?;
     let data = tempfile::tempdir()?;

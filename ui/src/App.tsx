@@ -86,26 +86,30 @@ export function App(props: { mode: Mode }) {
       b.onMicLevel(setMicLevel),
       b.onNavigate(setView),
     ];
-    b.snapshot().then(
-      (snap) => {
-        const at = Date.now();
-        let s = initialCalls();
-        s = reduce(s, { event: "connection", state: snap.connection }, at);
-        if (snap.api_usage) s = reduce(s, { event: "api_usage", ...snap.api_usage }, at);
-        for (const e of snap.calls) s = reduce(s, e, at);
-        for (const [e, when] of pending.current) s = reduce(s, e, when);
-        pending.current = [];
-        ready.current = true;
-        setCalls({ ...s, announcement: null });
-        setSip(snap.sip);
-        language(snap.language);
-        applyTheme(snap.theme);
-      },
-      (e: unknown) => {
-        ready.current = true;
-        setError(errorText(e));
-      },
-    );
+    // The snapshot tells the shell the panel is ready (it then hands over a link Callpop was
+    // launched with), so ask for it only once every listener is in place.
+    Promise.all(stops)
+      .then(() => b.snapshot())
+      .then(
+        (snap) => {
+          const at = Date.now();
+          let s = initialCalls();
+          s = reduce(s, { event: "connection", state: snap.connection }, at);
+          if (snap.api_usage) s = reduce(s, { event: "api_usage", ...snap.api_usage }, at);
+          for (const e of snap.calls) s = reduce(s, e, at);
+          for (const [e, when] of pending.current) s = reduce(s, e, when);
+          pending.current = [];
+          ready.current = true;
+          setCalls({ ...s, announcement: null });
+          setSip(snap.sip);
+          language(snap.language);
+          applyTheme(snap.theme);
+        },
+        (e: unknown) => {
+          ready.current = true;
+          setError(errorText(e));
+        },
+      );
     b.settings().then(setSettings, () => undefined);
     return () => stops.forEach((p) => void p.then((stop) => stop()));
   }, []);
