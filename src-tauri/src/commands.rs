@@ -131,18 +131,40 @@ async fn retry_log(shell: State<'_, Shell>, call_object: String) -> Reply<()> {
     shell.act(AgentAction::RetryLog { call_object }).await
 }
 
-const NO_SMS_HISTORY: &str =
-    "SMS history is not kept by this version yet: new messages are logged to Salesforce as they come.";
+/// Threads listed at most, and days of one thread shown at most.
+const SMS_THREADS: usize = 200;
+const SMS_DAYS: usize = 90;
 
-#[tauri::command]
-fn sms_threads() -> Reply<Vec<SmsThread>> {
-    Err(NO_SMS_HISTORY.into())
+fn sms_history_fail(err: store::Error) -> String {
+    format!("The SMS history could not be read: {err}.")
 }
 
 #[tauri::command]
-fn sms_messages(number: String) -> Reply<Vec<SmsItem>> {
-    let _ = number;
-    Err(NO_SMS_HISTORY.into())
+fn sms_threads(shell: State<'_, Shell>) -> Reply<Vec<SmsThread>> {
+    let store = &shell.backend.store;
+    let now = Utc::now();
+    let latest = store
+        .sms_days()
+        .latest_per_number(SMS_THREADS)
+        .map_err(sms_history_fail)?;
+    Ok(latest
+        .iter()
+        .filter_map(|day| {
+            let cached = store.match_cache().lookup(&day.number, now).ok().flatten();
+            app_api::sms_thread(day, app_api::cached_record(cached.as_ref()))
+        })
+        .collect())
+}
+
+#[tauri::command]
+fn sms_messages(shell: State<'_, Shell>, number: String) -> Reply<Vec<SmsItem>> {
+    let days = shell
+        .backend
+        .store
+        .sms_days()
+        .of_number(&number, SMS_DAYS)
+        .map_err(sms_history_fail)?;
+    Ok(app_api::sms_items(&days))
 }
 
 #[tauri::command]

@@ -144,6 +144,66 @@ async fn call_from_sipp_pops_the_contact_and_logs_the_notes() -> anyhow::Result<
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_from_sipp_shows_in_its_thread_and_is_logged_as_a_task() -> anyhow::Result<()> {
+    let emu = emulator().await?;
+    let sender = known("KR", "Contact");
+    let data = tempfile::tempdir()?;
+    let sip_port = free_udp_port();
+    let desktop = Desktop::start()?;
+    let app = desktop
+        .launch(&app_args(data.path(), &emu, sip_port))
+        .await?;
+    app.click("#nav-sms").await?;
+
+    let text = format!("회의는 3시에 합니다 {}", std::process::id());
+    let work = tempfile::tempdir()?;
+    let script = scenario(
+        work.path(),
+        "uac_message.xml",
+        &[("@CALLER@", sender.e164), ("@TEXT@", &text)],
+    );
+    let sipp = start_sipp(&script, free_udp_port(), Some(app_sip(sip_port)), "2001")?;
+    expect_sipp_success(sipp, "MESSAGE accepted with 200").await?;
+
+    // The open SMS view picks the new thread up by itself, named after the matched Contact.
+    // (Read as textContent: WebDriver's visible text leaves out the one-line, ellipsized
+    // preview of the last message.)
+    let thread = format!("[data-testid='sms-thread-{}']", sender.e164);
+    let shown = app
+        .find(&thread)
+        .await?
+        .prop("textContent")
+        .await?
+        .unwrap_or_default();
+    assert!(
+        shown.contains(sender.name) && shown.contains(&text),
+        "the thread names the sender's Contact {} and shows the message: {shown:?}",
+        sender.name
+    );
+    app.click(&thread).await?;
+    app.text_until("#sms-messages", "the message, Korean intact", |t| {
+        t.contains(&text)
+    })
+    .await?;
+
+    let task = eventually("the SMS day's Task in the emulator", || {
+        emu.records("Task").into_iter().find(|t| {
+            t["Description"]
+                .as_str()
+                .is_some_and(|d| d.contains(text.as_str()))
+        })
+    })
+    .await?;
+    assert_eq!(
+        task["WhoId"].as_str(),
+        Some(record_id(&emu, &sender).as_str()),
+        "the SMS Task names the sender's Contact: {task}"
+    );
+    app.close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caller_name_with_markup_shows_as_text() -> anyhow::Result<()> {
     let hostile = "<img src=x onerror=alert(1)>";
     let emu = emulator().await?;

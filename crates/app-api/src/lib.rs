@@ -17,6 +17,7 @@ mod dial;
 mod dto;
 mod history;
 mod replay;
+mod sms;
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,7 @@ pub use dial::{dial_target, DialError};
 pub use dto::*;
 pub use history::history_row;
 pub use replay::{popup_window, PopupWindow, Replay};
+pub use sms::{cached_record, sms_items, sms_thread};
 
 // The engine and cti types the UI receives, under the names the contract uses.
 pub use cti::{

@@ -133,13 +133,39 @@ impl<'a> SmsDays<'a> {
 
     /// Days with a pending write, oldest update first, at most `limit`.
     pub fn pending(&self, limit: usize) -> Result<Vec<SmsDay>> {
-        let conn = self.store.read_conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT number, day, task_id, messages, pending, updated_at FROM sms_days
-             WHERE pending = 1 ORDER BY updated_at, number, day LIMIT ?1",
+        self.select(
+            "WHERE d.pending = 1 ORDER BY d.updated_at, d.number, d.day LIMIT ?1",
+            params![i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+    }
+
+    /// Each number's latest day, the most recently written first, at most `limit` (the SMS
+    /// threads).
+    pub fn latest_per_number(&self, limit: usize) -> Result<Vec<SmsDay>> {
+        self.select(
+            "WHERE d.day = (SELECT max(day) FROM sms_days l WHERE l.number = d.number)
+             ORDER BY d.updated_at DESC, d.number LIMIT ?1",
+            params![i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+    }
+
+    /// The last `limit` days of `number`, oldest first (one thread's messages).
+    pub fn of_number(&self, number: &str, limit: usize) -> Result<Vec<SmsDay>> {
+        let mut days = self.select(
+            "WHERE d.number = ?1 ORDER BY d.day DESC LIMIT ?2",
+            params![number, i64::try_from(limit).unwrap_or(i64::MAX)],
         )?;
+        days.reverse();
+        Ok(days)
+    }
+
+    fn select(&self, tail: &str, params: impl rusqlite::Params) -> Result<Vec<SmsDay>> {
+        let conn = self.store.read_conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT number, day, task_id, messages, pending, updated_at FROM sms_days d {tail}"
+        ))?;
         let raws = stmt
-            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], RawDay::read)?
+            .query_map(params, RawDay::read)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         raws.into_iter().map(RawDay::into_day).collect()
     }
@@ -197,6 +223,53 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use serde_json::json;
+
+    #[test]
+    fn threads_are_each_numbers_latest_day_and_a_thread_is_its_days_in_order() {
+        let store = Store::open_in_memory().unwrap();
+        let at = |h: u32| Utc.with_ymd_and_hms(2027, 1, 31, h, 0, 0).unwrap();
+        let d = |day: u32| NaiveDate::from_ymd_opt(2027, 1, day).unwrap();
+        let row = |number: &str, day: NaiveDate, text: &str| SmsDay {
+            number: number.into(),
+            day,
+            task_id: None,
+            messages: json!([{ "text": text }]),
+            pending: true,
+            updated_at: at(0),
+        };
+        let days = store.sms_days();
+        days.insert(&row("+81312345678", d(29), "old"), at(1))
+            .unwrap();
+        days.insert(&row("+33123456789", d(30), "bonjour"), at(2))
+            .unwrap();
+        days.insert(&row("+81312345678", d(31), "new"), at(3))
+            .unwrap();
+        let threads = days.latest_per_number(10).unwrap();
+        let heads: Vec<_> = threads.iter().map(|t| (t.number.as_str(), t.day)).collect();
+        assert_eq!(
+            heads,
+            [("+81312345678", d(31)), ("+33123456789", d(30))],
+            "one row per number, its latest day, the most recent first"
+        );
+        assert_eq!(
+            days.latest_per_number(1).unwrap().len(),
+            1,
+            "the limit holds"
+        );
+        let thread: Vec<_> = days
+            .of_number("+81312345678", 10)
+            .unwrap()
+            .iter()
+            .map(|t| t.day)
+            .collect();
+        assert_eq!(thread, [d(29), d(31)], "oldest first");
+        assert_eq!(
+            days.of_number("+81312345678", 1).unwrap()[0].day,
+            d(31),
+            "the limit keeps the latest days"
+        );
+        assert!(days.of_number("+10000000000", 10).unwrap().is_empty());
+    }
 
     fn t(secs: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_800_000_000 + secs, 0).unwrap()

@@ -32,6 +32,19 @@ export function SmsView() {
     }
   };
   useEffect(() => void loadThreads(), []);
+  // Messages arrive while the view is open: the threads (and the open thread) are re-read from
+  // the local history every few seconds.
+  useEffect(() => {
+    const timer = setInterval(() => {
+      void loadThreads();
+      if (open !== null) {
+        bridge()
+          .smsMessages(open)
+          .then(setMessages, () => undefined);
+      }
+    }, 3000);
+    return () => clearInterval(timer);
+  }, [open]);
   const send = async () => {
     const recipient = open ?? to.trim();
     if (recipient === "" || text.trim() === "" || sending) return;
