@@ -44,5 +44,5 @@ fmt:
 
 ## Performance figures, one `BENCH name value unit target op value` line each (release build).
 bench: deps
-	$(CARGO) build --release -p callpop-bench -p callpop-sf-emulator
+	$(CARGO) build --release -p callpop-bench -p callpop-sf-emulator -p callpop-desktop
 	./target/release/callpop-bench

@@ -294,21 +294,22 @@ fn rss_mib() -> Result<f64> {
 }
 
 /// The emulator in a process of its own (the `sf-emulator` binary built beside this one).
-struct EmulatorProcess {
+pub(crate) struct EmulatorProcess {
     child: tokio::process::Child,
     instance_url: Url,
-    login_url: Url,
+    pub(crate) login_url: Url,
     client_id: String,
 }
 
 impl EmulatorProcess {
-    async fn start() -> Result<Self> {
+    pub(crate) async fn start(args: &[&str]) -> Result<Self> {
         use tokio::io::AsyncBufReadExt;
         let exe = std::env::current_exe()?
             .parent()
             .ok_or_else(|| anyhow!("the benchmark binary has no folder"))?
             .join("sf-emulator");
         let mut child = tokio::process::Command::new(&exe)
+            .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
@@ -349,7 +350,7 @@ impl EmulatorProcess {
 /// The child-process part: the engine alone, idle, then after 10,000 calls.
 pub async fn memory_probe() -> Result<Vec<Line>> {
     const CALLS: usize = 10_000;
-    let mut emu = EmulatorProcess::start().await?;
+    let mut emu = EmulatorProcess::start(&[]).await?;
     for i in 0..CALLERS {
         let (_, stored) = caller(i);
         emu.control(

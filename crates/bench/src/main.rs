@@ -6,6 +6,7 @@
 //! The engine's memory is measured in a child process (`callpop-bench --engine-memory`) so that
 //! nothing else this program allocates is counted.
 
+mod app;
 mod engine;
 mod report;
 mod salesforce;
@@ -24,14 +25,23 @@ fn print(lines: &[report::Line]) {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    if std::env::args().nth(1).as_deref() == Some("--engine-memory") {
-        print(&engine::memory_probe().await?);
-        return Ok(());
+    match std::env::args().nth(1).as_deref() {
+        Some("--engine-memory") => {
+            print(&engine::memory_probe().await?);
+            return Ok(());
+        }
+        // The desktop app's rows alone.
+        Some("--app") => {
+            print(&app::run().await?);
+            return Ok(());
+        }
+        _ => {}
     }
     print(&salesforce::run().await?);
     print(&engine::pops().await?);
     print(&engine::backlog().await?);
     print(&sip::run().await?);
+    print(&app::run().await?);
     let child = std::process::Command::new(std::env::current_exe()?)
         .arg("--engine-memory")
         .stderr(std::process::Stdio::inherit())
