@@ -148,6 +148,42 @@ async fn ten_minute_outage_with_100_calls_logs_each_exactly_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_decided_close_together_go_in_one_request() {
+    let emu = Arc::new(emulator(|_| {}).await.expect("emulator"));
+    let h = Harness::start(emu.clone(), |c| {
+        c.behaviour.wrap_up_seconds = 0;
+        c.flush.linger = Duration::from_secs(2);
+    })
+    .await
+    .expect("engine");
+    h.client.api_version().await.expect("session warm");
+    emu.clear_calls();
+    let ids: Vec<String> = (0..5).map(|i| format!("burst-{i}")).collect();
+    // Five short calls, one every 60 ms: all within the linger after the first log is queued
+    // (without a linger the first one or two go on their own).
+    for (i, id) in ids.iter().enumerate() {
+        quick_call(&h, id, &format!("+1415555{:04}", 3000 + i)).await;
+        tokio::time::sleep(Duration::from_millis(60)).await;
+    }
+    for id in &ids {
+        assert!(
+            h.ui.saved(id, WAIT).await.is_some(),
+            "{id} is saved in Salesforce"
+        );
+    }
+    assert_eq!(counts(&emu, &ids), [1; 5], "each log once");
+    let writes = emu
+        .calls()
+        .iter()
+        .filter(|c| c.method == "POST" && c.path.contains("/sobjects"))
+        .count();
+    assert_eq!(
+        writes, 1,
+        "five logs decided within the linger go in one collection request"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_expiry_during_a_flush_refreshes_transparently() {
     let emu = Arc::new(emulator(|_| {}).await.expect("emulator"));
     let h = Harness::start(emu.clone(), |c| c.behaviour.wrap_up_seconds = 60)

@@ -35,6 +35,10 @@ pub struct FlushConfig {
     /// Wait after a transport failure (timeout, reset) before asking Salesforce what became of
     /// the writes (default 2 s of clock time).
     pub transport_backoff: Duration,
+    /// After being woken by a new write, wait this long (real time) before reading what is
+    /// due, so that writes decided close together go in one request (default 250 ms): fewer API
+    /// calls against the org's daily limit, and less work while calls ring.
+    pub linger: Duration,
 }
 
 impl Default for FlushConfig {
@@ -43,6 +47,7 @@ impl Default for FlushConfig {
             batch: store::MAX_BATCH,
             poll: Duration::from_secs(30),
             transport_backoff: salesforce::error::TRANSPORT_BACKOFF,
+            linger: Duration::from_millis(250),
         }
     }
 }
@@ -155,9 +160,12 @@ impl Flusher {
             };
             if due.is_empty() {
                 let deadline = self.deadline(now, self.next_wake.filter(|t| *t > now));
-                tokio::select! {
-                    _ = self.wake.notified() => {}
-                    _ = self.clock.sleep_until(deadline) => {}
+                let woken = tokio::select! {
+                    _ = self.wake.notified() => true,
+                    _ = self.clock.sleep_until(deadline) => false,
+                };
+                if woken && !self.config.linger.is_zero() {
+                    tokio::time::sleep(self.config.linger).await;
                 }
                 if self.next_wake.is_some_and(|t| t <= self.clock.now()) {
                     self.next_wake = None;
