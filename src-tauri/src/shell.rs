@@ -274,7 +274,9 @@ fn on_engine_event(app: &AppHandle, event: &UiEvent) {
                     caller,
                 },
         } => {
-            ring(&shell, call_id);
+            // Device lookup and stream start take a moment: not on the events' way to the UI.
+            let (ring_app, ringing) = (app.clone(), call_id.clone());
+            tauri::async_runtime::spawn_blocking(move || ring(&ring_app, &ringing));
             let who = caller.name.clone().unwrap_or_else(|| caller.number.clone());
             if let Err(err) = app
                 .notification()
@@ -302,9 +304,12 @@ fn on_engine_event(app: &AppHandle, event: &UiEvent) {
 }
 
 /// Rings the ringer device (the chosen one, else the speaker's choice, else the default) for
-/// the call, when the computer has one; without a sound card the popup and the notification
-/// are all there is.
-fn ring(shell: &Shell, call_id: &str) {
+/// the call while it is still ringing, when the computer has one; without a sound card the
+/// popup and the notification are all there is.
+fn ring(app: &AppHandle, call_id: &str) {
+    let Some(shell) = app.try_state::<Shell>() else {
+        return;
+    };
     let chosen = {
         let audio = lock(&shell.backend.audio);
         audio.ringer.clone().or_else(|| audio.output.clone())
@@ -312,9 +317,17 @@ fn ring(shell: &Shell, call_id: &str) {
     let Some(name) = device::resolve(chosen.as_deref(), device::Direction::Output) else {
         return;
     };
-    match device::Ringer::start(&name) {
-        Ok(ringer) => *lock(&shell.backend.ringer) = Some((call_id.to_owned(), ringer)),
-        Err(err) => tracing::warn!(%err, "the ringer could not play"),
+    let ringer = match device::Ringer::start(&name) {
+        Ok(ringer) => ringer,
+        Err(err) => {
+            tracing::warn!(%err, "the ringer could not play");
+            return;
+        }
+    };
+    // Answered or ended meanwhile: the event that stopped the ringing has passed already.
+    let mut slot = lock(&shell.backend.ringer);
+    if lock(&shell.backend.replay).ringing_inbound() == Some(call_id) {
+        *slot = Some((call_id.to_owned(), ringer));
     }
 }
 
