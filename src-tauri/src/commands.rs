@@ -410,7 +410,8 @@ fn save_sip_account(
     Ok(account)
 }
 
-#[tauri::command]
+// Lists or opens sound devices (ALSA can take a moment): off the main thread.
+#[tauri::command(async)]
 fn audio_devices(shell: State<'_, Shell>) -> AudioDevices {
     AudioDevices {
         inputs: device::input_devices(),
@@ -419,7 +420,8 @@ fn audio_devices(shell: State<'_, Shell>) -> AudioDevices {
     }
 }
 
-#[tauri::command]
+// Lists or opens sound devices (ALSA can take a moment): off the main thread.
+#[tauri::command(async)]
 fn save_audio(shell: State<'_, Shell>, choice: AudioChoice) -> Reply<AudioDevices> {
     shell
         .backend
@@ -447,7 +449,8 @@ async fn test_tone(shell: State<'_, Shell>, output: Option<String>) -> Reply<()>
         .map_err(|e| format!("The test tone could not play: {e}."))
 }
 
-#[tauri::command]
+// Lists or opens sound devices (ALSA can take a moment): off the main thread.
+#[tauri::command(async)]
 fn mic_monitor(app: AppHandle, shell: State<'_, Shell>, on: bool) -> Reply<()> {
     // Stop a running meter first (a second "on" restarts it on the current choice).
     drop(lock(&shell.backend.mic_meter).take());
