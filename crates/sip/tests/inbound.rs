@@ -47,10 +47,7 @@ async fn sipp_call_is_answered_recorded_and_survives_garbage() {
         from.uri
     );
     ua.answer(&call_id).await.expect("answer the ringing call");
-    wait_for(&mut events, "Established", |e| {
-        matches!(e, Event::Established { call_id: id } if *id == call_id).then_some(())
-    })
-    .await;
+    wait_established(&mut events, &call_id).await;
 
     // Mid-call: malformed, oversized and injected datagrams at the SIP port must not hurt.
     let garbage = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -70,14 +67,7 @@ async fn sipp_call_is_answered_recorded_and_survives_garbage() {
     // The agent still answers OPTIONS after the garbage.
     assert_options_answered(&garbage, ua_addr).await;
 
-    let reason = wait_for(&mut events, "Closed", |e| match e {
-        Event::Closed {
-            call_id: id,
-            reason,
-        } if *id == call_id => Some(reason.clone()),
-        _ => None,
-    })
-    .await;
+    let reason = wait_closed(&mut events, &call_id).await;
     assert_eq!(reason, CloseReason::RemoteHangup, "sipp sent BYE");
     expect_sipp_success(sipp, "uac_tone").await;
 
@@ -134,10 +124,7 @@ async fn audio_devices_set_while_running_serve_the_next_call() {
     })
     .await;
     ua.answer(&call_id).await.expect("answer");
-    wait_for(&mut events, "Closed", |e| {
-        matches!(e, Event::Closed { call_id: id, .. } if *id == call_id).then_some(())
-    })
-    .await;
+    wait_closed(&mut events, &call_id).await;
     expect_sipp_success(sipp, "uac_tone").await;
     let samples = read_wav(&recording_path(dir.path(), &call_id));
     let loud = samples.iter().filter(|s| s.unsigned_abs() >= 2000).count();
@@ -202,14 +189,7 @@ async fn sipp_cancel_before_answer_gets_487_and_closes() {
         Some("<img src=x onerror=alert(1)>"),
         "a hostile display name is carried verbatim as data"
     );
-    let reason = wait_for(&mut events, "Closed", |e| match e {
-        Event::Closed {
-            call_id: id,
-            reason,
-        } if *id == call_id => Some(reason.clone()),
-        _ => None,
-    })
-    .await;
+    let reason = wait_closed(&mut events, &call_id).await;
     assert_eq!(
         reason,
         CloseReason::Cancelled,
@@ -246,18 +226,8 @@ async fn late_offer_invite_gets_our_offer_and_the_ack_answer_starts_media() {
     ua.answer(&call_id)
         .await
         .expect("a late-offer call can be answered");
-    wait_for(&mut events, "Established", |e| {
-        matches!(e, Event::Established { call_id: id } if *id == call_id).then_some(())
-    })
-    .await;
-    let reason = wait_for(&mut events, "Closed", |e| match e {
-        Event::Closed {
-            call_id: id,
-            reason,
-        } if *id == call_id => Some(reason.clone()),
-        _ => None,
-    })
-    .await;
+    wait_established(&mut events, &call_id).await;
+    let reason = wait_closed(&mut events, &call_id).await;
     assert_eq!(reason, CloseReason::RemoteHangup, "sipp sent BYE");
     expect_sipp_success(sipp, "uac_late_offer (checks the offer in our 200)").await;
     let samples = read_wav(&recording_path(dir.path(), &call_id));

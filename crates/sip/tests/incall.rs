@@ -171,10 +171,7 @@ async fn our_mute_dtmf_and_hold_reach_the_peer() {
         .dial(&format!("sip:bob@127.0.0.1:{sipp_port}"))
         .await
         .expect("dial");
-    wait_for(&mut events, "Established", |e| {
-        matches!(e, Event::Established { call_id: id } if *id == call_id).then_some(())
-    })
-    .await;
+    wait_established(&mut events, &call_id).await;
     wait_packets(&received, 0, "10 packets of our tone", |p| {
         loud_count(p) >= 10
     })

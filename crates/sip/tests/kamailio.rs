@@ -158,10 +158,7 @@ async fn register_through_kamailio_then_receive_a_call_routed_by_it() {
         from.uri
     );
     ua.answer(&call_id).await.expect("answer the relayed call");
-    wait_for(&mut events, "Established", |e| {
-        matches!(e, Event::Established { call_id: id } if *id == call_id).then_some(())
-    })
-    .await;
+    wait_established(&mut events, &call_id).await;
     let reason = wait_for(&mut events, "Closed by sipp's BYE", |e| match e {
         Event::Closed {
             call_id: id,

@@ -31,21 +31,11 @@ async fn outbound_call_to_sipp_rings_connects_and_hangs_up() {
         matches!(e, Event::Ringing { call_id: id } if *id == call_id).then_some(())
     })
     .await;
-    wait_for(&mut events, "Established", |e| {
-        matches!(e, Event::Established { call_id: id } if *id == call_id).then_some(())
-    })
-    .await;
+    wait_established(&mut events, &call_id).await;
     // Let about 1.5 s of our tone go out and come back through sipp's RTP echo.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     ua.hangup(&call_id).await.expect("BYE");
-    let reason = wait_for(&mut events, "Closed", |e| match e {
-        Event::Closed {
-            call_id: id,
-            reason,
-        } if *id == call_id => Some(reason.clone()),
-        _ => None,
-    })
-    .await;
+    let reason = wait_closed(&mut events, &call_id).await;
     assert_eq!(reason, CloseReason::LocalHangup, "we hung up");
     expect_sipp_success(sipp, "uas_answer (expects ACK and BYE)").await;
 

@@ -143,14 +143,7 @@ async fn declined_call_gets_486_or_603_and_closes() {
             final_answer.starts_with(&format!("SIP/2.0 {status}")),
             "{how:?} answers {status}: {final_answer}"
         );
-        let reason = wait_for(&mut events, "Closed", |e| match e {
-            Event::Closed {
-                call_id: id,
-                reason,
-            } if *id == call_id => Some(reason.clone()),
-            _ => None,
-        })
-        .await;
+        let reason = wait_closed(&mut events, &call_id).await;
         assert_eq!(
             reason,
             callpop_sip::CloseReason::Declined,

@@ -49,14 +49,7 @@ async fn outbound_call_over_tcp() {
     })
     .await;
     ua.hangup(&call_id).await.expect("BYE over TCP");
-    let reason = wait_for(&mut events, "Closed", |e| match e {
-        Event::Closed {
-            call_id: id,
-            reason,
-        } if *id == call_id => Some(reason.clone()),
-        _ => None,
-    })
-    .await;
+    let reason = wait_closed(&mut events, &call_id).await;
     assert_eq!(reason, CloseReason::LocalHangup, "we hung up");
     expect_sipp_success(sipp, "uas_answer over TCP (expects ACK and BYE)").await;
 }
@@ -80,18 +73,8 @@ async fn inbound_call_over_tcp() {
     })
     .await;
     ua.answer(&call_id).await.expect("answer over TCP");
-    wait_for(&mut events, "Established", |e| {
-        matches!(e, Event::Established { call_id: id } if *id == call_id).then_some(())
-    })
-    .await;
-    let reason = wait_for(&mut events, "Closed", |e| match e {
-        Event::Closed {
-            call_id: id,
-            reason,
-        } if *id == call_id => Some(reason.clone()),
-        _ => None,
-    })
-    .await;
+    wait_established(&mut events, &call_id).await;
+    let reason = wait_closed(&mut events, &call_id).await;
     assert_eq!(
         reason,
         CloseReason::RemoteHangup,

@@ -16,10 +16,7 @@ async fn our_refer_is_accepted_notified_then_we_hang_up() {
         .dial(&format!("sip:bob@127.0.0.1:{sipp_port}"))
         .await
         .expect("dial");
-    wait_for(&mut events, "Established", |e| {
-        matches!(e, Event::Established { call_id: id } if *id == call_id).then_some(())
-    })
-    .await;
+    wait_established(&mut events, &call_id).await;
     assert!(
         matches!(
             ua.transfer(&call_id, "sip:carol@127.0.0.1 bad").await,
@@ -47,14 +44,7 @@ async fn our_refer_is_accepted_notified_then_we_hang_up() {
     })
     .await;
     assert_eq!(transferred, target, "the event names the Refer-To target");
-    let reason = wait_for(&mut events, "Closed", |e| match e {
-        Event::Closed {
-            call_id: id,
-            reason,
-        } if *id == call_id => Some(reason.clone()),
-        _ => None,
-    })
-    .await;
+    let reason = wait_closed(&mut events, &call_id).await;
     assert_eq!(
         reason,
         CloseReason::LocalHangup,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use callpop_sip::{Config, Event, UserAgent};
+use callpop_sip::{CloseReason, Config, Event, UserAgent};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -138,6 +138,26 @@ pub async fn wait_for<T>(
             Err(_) => panic!("no {what} within {WAIT:?}; seen {seen:?}"),
         }
     }
+}
+
+/// Waits for `call_id` to be established.
+pub async fn wait_established(events: &mut UnboundedReceiver<Event>, call_id: &str) {
+    wait_for(events, "Established", |e| {
+        matches!(e, Event::Established { call_id: id } if id == call_id).then_some(())
+    })
+    .await
+}
+
+/// Waits for `call_id` to close; returns why it closed.
+pub async fn wait_closed(events: &mut UnboundedReceiver<Event>, call_id: &str) -> CloseReason {
+    wait_for(events, "Closed", |e| match e {
+        Event::Closed {
+            call_id: id,
+            reason,
+        } if id == call_id => Some(reason.clone()),
+        _ => None,
+    })
+    .await
 }
 
 /// Relative power of `frequency` in `samples` (8 kHz) by the Goertzel algorithm, normalised by
