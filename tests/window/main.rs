@@ -278,18 +278,15 @@ async fn tel_link_pasted_in_the_dial_pad_shows_the_number_and_dials_it() -> anyh
         .await?
         .send_keys("tel:+33123456789")
         .await?;
-    let preview = app
-        .text_until("#dial-preview", "the number to be dialed", |t| {
-            digits(t).contains("33123456789")
-        })
-        .await?;
-    assert!(
-        digits(&preview).contains("33123456789"),
-        "the dial pad shows the link's number before dialing: {preview:?}"
-    );
-    app.screenshot("dial-preview-en").await?;
-    app.click("#dial-button").await?;
-    expect_sipp_success(sipp, "INVITE to +33123456789 received").await?;
+    // The dial pad shows the link's number before dialing.
+    shows_the_number_then_dials(
+        &app,
+        "#dial-preview",
+        "dial-preview-en",
+        "#dial-button",
+        sipp,
+    )
+    .await?;
     app.close().await?;
     Ok(())
 }
@@ -308,20 +305,40 @@ async fn tel_link_at_launch_asks_then_dials_the_number() -> anyhow::Result<()> {
     args.push("tel:+33123456789".into());
     let app = desktop.launch(&args).await?;
 
+    // The confirmation shows the link's number.
+    shows_the_number_then_dials(
+        &app,
+        "#dial-request-text",
+        "dial-request-en",
+        "#confirm-dial",
+        sipp,
+    )
+    .await?;
+    app.close().await?;
+    Ok(())
+}
+
+/// Waits for `shown_in` to show +33 1 23 45 67 89 (the number of both link tests), saves a
+/// screenshot, clicks `dial`, and expects sipp to receive the INVITE for that number.
+async fn shows_the_number_then_dials(
+    app: &App,
+    shown_in: &str,
+    screenshot: &str,
+    dial: &str,
+    sipp: harness::Proc,
+) -> anyhow::Result<()> {
     let text = app
-        .text_until("#dial-request-text", "the number to confirm", |t| {
+        .text_until(shown_in, "the number to be dialed", |t| {
             digits(t).contains("33123456789")
         })
         .await?;
     assert!(
         digits(&text).contains("33123456789"),
-        "the confirmation shows the link's number: {text:?}"
+        "{shown_in} shows the link's number: {text:?}"
     );
-    app.screenshot("dial-request-en").await?;
-    app.click("#confirm-dial").await?;
-    expect_sipp_success(sipp, "INVITE to +33123456789 received").await?;
-    app.close().await?;
-    Ok(())
+    app.screenshot(screenshot).await?;
+    app.click(dial).await?;
+    expect_sipp_success(sipp, "INVITE to +33123456789 received").await
 }
 
 /// The digits of `text` (a formatted number), with a leading `+` dropped.
