@@ -5,16 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use cti::task::{CallLog, Candidate, SmsDay as CtiSmsDay, SmsMessage, SmsWrite};
+use cti::task::{CallLog, Candidate, SmsMessage};
 use cti::{
     Behaviour, CallContext, CallType, CallWrapUp, Layout, Match, Normalized, OpenWithin, PopAction,
     RecordRef,
 };
 use salesforce::Client;
 use serde::{Deserialize, Serialize};
-use store::{
-    CallDirection, CallRecord, LogState, NewOutboxItem, PinSource, SmsDay, Store, WriteKind,
-};
+use store::{CallDirection, CallRecord, LogState, NewOutboxItem, PinSource, Store, WriteKind};
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use url::Url;
@@ -24,7 +22,8 @@ use crate::events::{CallPhase, LogStatus, Popup, UiEvent};
 use crate::flusher::{FlushConfig, Flusher};
 use crate::history::{self, History, HistoryWrite};
 use crate::lookup::{lookup, Lookup, LookupStatus};
-use crate::queue::{self, off_loop, Queue, QueueWrite};
+use crate::queue::{self, Queue, QueueWrite};
+use crate::sms::SmsJob;
 use crate::telephony::{Direction, EndReason, Telephony, TelephonyCommand, TelephonyEvent};
 use crate::{Error, Result};
 
@@ -892,14 +891,19 @@ impl Loop {
     /// Hands a write to the outbox writer, which commits it (in order, off the loop), then tells
     /// the UI it is queued and wakes the flusher.
     async fn enqueue(&self, item: &NewOutboxItem, now: DateTime<Utc>) {
-        let write = QueueWrite {
-            item: item.clone(),
-            now,
+        self.hand_over(QueueWrite::task(item.clone(), now)).await;
+    }
+
+    /// Hands a write to the outbox writer; the agent is told when it cannot take it any more.
+    async fn hand_over(&self, write: QueueWrite) {
+        let call_object = match &write.write {
+            queue::Write::Task(item) => item.call_object.clone(),
+            queue::Write::Sms(job) => job.call_object.clone(),
         };
         if self.queue.send(write).is_err() {
-            tracing::error!(call_object = %item.call_object, "outbox writer gone; write not queued");
+            tracing::error!(call_object = %call_object, "outbox writer gone; write not queued");
             self.emit(UiEvent::LogState {
-                call_object: item.call_object.clone(),
+                call_object,
                 state: LogStatus::Failed {
                     reason: "not queued: the engine is stopping".into(),
                 },
@@ -1204,70 +1208,25 @@ impl Loop {
         };
         let number = self.normalize(&remote);
         let key = crate::lookup::cache_key(&number);
-        let tz = self.config.behaviour.time_zone;
-        let (call_object, day) = cti::task::sms_day_key(&key, message.at, tz);
-        let existing = match self.store.sms_days().get(&key, day) {
-            Ok(existing) => existing,
-            Err(e) => {
-                tracing::error!(error = %e, "SMS day unreadable; message not logged");
-                return;
-            }
-        };
-        let mut messages: Vec<SmsMessage> = existing
-            .as_ref()
-            .and_then(|d| serde_json::from_value(d.messages.clone()).ok())
-            .unwrap_or_default();
-        messages.push(message);
-        let cti_day = CtiSmsDay {
+        let (call_object, day) =
+            cti::task::sms_day_key(&key, message.at, self.config.behaviour.time_zone);
+        // The day's row is read and written by the outbox writer, in order, with the Task write
+        // in the same transaction: a locked or full disk delays the log, never loses it.
+        let job = SmsJob {
+            key,
+            day,
+            call_object,
             number,
             who: who.map(|m| m.record),
-            day,
-            messages: messages.clone(),
+            message,
             owner_id: self.config.owner_id.clone(),
+            behaviour: self.config.behaviour.clone(),
         };
-        let existing_task = existing
-            .as_ref()
-            .map(|d| d.task_id.clone().unwrap_or_default());
-        let write =
-            cti::task::compose_sms(&cti_day, existing_task.as_deref(), &self.config.behaviour);
-        let item = match write {
-            SmsWrite::Create(mut fields) => {
-                fields.call_object = Some(call_object.clone());
-                NewOutboxItem {
-                    kind: WriteKind::Create,
-                    sobject: "Task".into(),
-                    call_object: call_object.clone(),
-                    target_id: None,
-                    payload: serde_json::to_value(&fields).unwrap_or_default(),
-                }
-            }
-            SmsWrite::Update { task_id, fields } => NewOutboxItem {
-                kind: WriteKind::Update,
-                sobject: "Task".into(),
-                call_object: call_object.clone(),
-                target_id: (!task_id.is_empty()).then_some(task_id),
-                payload: serde_json::to_value(&fields).unwrap_or_default(),
-            },
-        };
-        let row = SmsDay {
-            number: key.clone(),
-            day,
-            task_id: existing.as_ref().and_then(|d| d.task_id.clone()),
-            messages: serde_json::to_value(&messages).unwrap_or_default(),
-            pending: true,
-            updated_at: now,
-        };
-        let update = existing.is_some();
-        let saved = off_loop(&self.store, move |store| match update {
-            true => store.sms_days().update(&row, now),
-            false => store.sms_days().insert(&row, now),
+        self.hand_over(QueueWrite {
+            write: queue::Write::Sms(Box::new(job)),
+            now,
         })
         .await;
-        if let Err(e) = saved {
-            tracing::error!(error = %e, "SMS day not recorded; message not logged");
-            return;
-        }
-        self.enqueue(&item, now).await;
     }
 }
 

@@ -21,6 +21,7 @@ mod flusher;
 mod history;
 pub mod lookup;
 mod queue;
+mod sms;
 pub mod telephony;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -8,8 +8,10 @@
 //! is never dropped: the agent sees it `Failed` with the reason, and the writer tries again with
 //! a growing pause, the writes behind it waiting in order, until it is on disk and `Queued`. Only
 //! a write that can never be stored (an update of a log that was never queued) stays `Failed`.
+//!
+//! An SMS goes the same way: its day's row and the day's Task write are committed together.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +22,7 @@ use tokio::task::JoinHandle;
 
 use crate::events::{LogStatus, UiEvent};
 use crate::history::{History, HistoryWrite};
+use crate::sms::SmsJob;
 
 /// The first pause before a write the disk could not take is tried again; it doubles up to
 /// [`RETRY_MAX`].
@@ -30,9 +33,43 @@ const RETRY_MAX: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub(crate) struct QueueWrite {
     /// The write.
-    pub item: NewOutboxItem,
+    pub write: Write,
     /// When the loop decided it.
     pub now: DateTime<Utc>,
+}
+
+/// What to commit.
+#[derive(Debug)]
+pub(crate) enum Write {
+    /// A Task write (a call log, or a change to one).
+    Task(NewOutboxItem),
+    /// An SMS: its day's row and the day's Task write.
+    Sms(Box<SmsJob>),
+}
+
+impl QueueWrite {
+    /// A Task write decided at `now`.
+    pub fn task(item: NewOutboxItem, now: DateTime<Utc>) -> Self {
+        QueueWrite {
+            write: Write::Task(item),
+            now,
+        }
+    }
+
+    /// The CallObject the agent and the history know the write by.
+    fn call_object(&self) -> &str {
+        match &self.write {
+            Write::Task(item) => &item.call_object,
+            Write::Sms(job) => &job.call_object,
+        }
+    }
+
+    fn as_task(&self) -> Option<(&NewOutboxItem, DateTime<Utc>)> {
+        match &self.write {
+            Write::Task(item) => Some((item, self.now)),
+            Write::Sms(_) => None,
+        }
+    }
 }
 
 /// The sending side; cheap to clone.
@@ -80,23 +117,21 @@ pub(crate) fn spawn(
                     break;
                 }
             };
-            match committed {
-                Ok(outcomes) => {
-                    for (call_object, outcome) in outcomes {
-                        told.remove(&call_object);
-                        report(&ui, &history, &wake, call_object, outcome).await;
-                    }
-                    pause = RETRY_FIRST;
-                }
-                Err((e, batch)) => {
-                    for write in &batch {
-                        let call_object = &write.item.call_object;
-                        if told.insert(call_object.clone()) {
+            for (call_object, outcome) in committed.done {
+                told.remove(&call_object);
+                report(&ui, &history, &wake, call_object, outcome).await;
+            }
+            match committed.stuck {
+                None => pause = RETRY_FIRST,
+                Some((e, rest)) => {
+                    for write in &rest {
+                        let call_object = write.call_object();
+                        if told.insert(call_object.to_owned()) {
                             let waiting = Outcome::Waiting(e.to_string());
-                            report(&ui, &history, &wake, call_object.clone(), waiting).await;
+                            report(&ui, &history, &wake, call_object.to_owned(), waiting).await;
                         }
                     }
-                    pending = batch;
+                    pending = rest;
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(RETRY_MAX);
                 }
@@ -106,30 +141,51 @@ pub(crate) fn spawn(
     (tx, task)
 }
 
-/// Commits the writes in order, in one transaction: what became of each, or (when the disk
-/// could not take them yet) the reason and the writes, none of them written, to try again.
-#[allow(clippy::type_complexity)]
-fn commit(
-    store: &Store,
-    batch: Vec<QueueWrite>,
-) -> Result<Vec<(String, Outcome)>, (store::Error, Vec<QueueWrite>)> {
-    match store
-        .outbox()
-        .enqueue_many(batch.iter().map(|w| (&w.item, w.now)))
-    {
-        Ok(results) => Ok(batch
-            .into_iter()
-            .zip(results)
-            .map(|(QueueWrite { item, .. }, result)| {
-                let outcome = match result {
-                    Ok(_) | Err(store::Error::DuplicateCreate { .. }) => Outcome::Queued,
-                    Err(e) => Outcome::Refused(e),
-                };
-                (item.call_object, outcome)
-            })
-            .collect()),
-        Err(e) => Err((e, batch)),
+/// What [`commit`] did with a batch.
+struct Committed {
+    /// The writes it is done with, in order: on disk, or refused for good.
+    done: Vec<(String, Outcome)>,
+    /// When the disk could not take a write yet: why, and that write with the ones behind it,
+    /// none of them written, to try again.
+    stuck: Option<(store::Error, Vec<QueueWrite>)>,
+}
+
+/// Commits the writes in order: each run of Task writes in one transaction (one disk sync), each
+/// SMS in one transaction of its own (its day's row and its Task write together).
+fn commit(store: &Store, batch: Vec<QueueWrite>) -> Committed {
+    let mut rest = VecDeque::from(batch);
+    let mut done = Vec::new();
+    while let Some(first) = rest.front() {
+        let results = match &first.write {
+            Write::Task(_) => {
+                let run = rest.iter().take_while(|w| w.as_task().is_some()).count();
+                store
+                    .outbox()
+                    .enqueue_many(rest.iter().take(run).filter_map(QueueWrite::as_task))
+            }
+            Write::Sms(job) => match job.log(store, first.now) {
+                Err(e) if e.is_transient() => Err(e),
+                result => Ok(vec![result]),
+            },
+        };
+        let results = match results {
+            Ok(results) => results,
+            Err(e) => {
+                return Committed {
+                    done,
+                    stuck: Some((e, rest.into())),
+                }
+            }
+        };
+        for (write, result) in rest.drain(..results.len()).zip(results) {
+            let outcome = match result {
+                Ok(_) | Err(store::Error::DuplicateCreate { .. }) => Outcome::Queued,
+                Err(e) => Outcome::Refused(e),
+            };
+            done.push((write.call_object().to_owned(), outcome));
+        }
     }
+    Committed { done, stuck: None }
 }
 
 /// Tells the UI and the history what became of a write; wakes the flusher for a queued one.
@@ -221,10 +277,7 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
         for co in ["a", "b", "a"] {
             queue
-                .send(QueueWrite {
-                    item: create(co),
-                    now,
-                })
+                .send(QueueWrite::task(create(co), now))
                 .expect("writer running");
         }
         drop(queue);
@@ -255,10 +308,7 @@ mod tests {
         let mut item = create("orphan");
         item.kind = WriteKind::Update;
         queue
-            .send(QueueWrite {
-                item,
-                now: Utc::now(),
-            })
+            .send(QueueWrite::task(item, Utc::now()))
             .expect("writer running");
         drop(queue);
         task.await.expect("writer ends");
@@ -303,10 +353,7 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
         for co in ["a", "b"] {
             queue
-                .send(QueueWrite {
-                    item: create(co),
-                    now,
-                })
+                .send(QueueWrite::task(create(co), now))
                 .expect("writer running");
         }
         match ui_rx.recv().await {
@@ -346,5 +393,95 @@ mod tests {
             Some(&LogState::Queued),
             "history ends queued"
         );
+    }
+
+    fn sms(text: &str, at: DateTime<Utc>) -> QueueWrite {
+        let number = cti::normalize("+82 10-1234-5678", cti::Region::parse("KR").expect("KR"))
+            .expect("a mobile number");
+        let behaviour = cti::Behaviour::default();
+        let key = number.e164.clone().expect("E.164");
+        let (call_object, day) = cti::task::sms_day_key(&key, at, behaviour.time_zone);
+        QueueWrite {
+            write: Write::Sms(Box::new(SmsJob {
+                key,
+                day,
+                call_object,
+                number,
+                who: None,
+                message: cti::task::SmsMessage {
+                    at,
+                    direction: cti::task::Direction::Incoming,
+                    text: text.into(),
+                },
+                owner_id: None,
+                behaviour,
+            })),
+            now: at,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_sms_the_disk_cannot_take_yet_is_kept_and_logged_in_order_with_its_day() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("callpop.db");
+        let store = Arc::new(Store::open(&path).expect("store"));
+        let other = rusqlite::Connection::open(&path).expect("second connection");
+        other
+            .execute_batch(
+                "CREATE TRIGGER trouble BEFORE INSERT ON sms_days
+                 BEGIN SELECT RAISE(ABORT, 'disk trouble'); END;",
+            )
+            .expect("trigger");
+        let (ui_tx, mut ui_rx) = mpsc::channel(16);
+        let (history, _history_rx) = mpsc::unbounded_channel();
+        let (queue, task) = spawn(store.clone(), ui_tx, history, Arc::new(Notify::new()));
+        let at = Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap();
+        queue.send(sms("안녕하세요", at)).expect("writer running");
+        queue
+            .send(sms("다시 연락 주세요", at + chrono::Duration::minutes(1)))
+            .expect("writer running");
+        match ui_rx.recv().await {
+            Some(UiEvent::LogState {
+                state: LogStatus::Failed { reason },
+                ..
+            }) => assert!(
+                reason.contains("trying again"),
+                "the agent is told: {reason}"
+            ),
+            other => panic!("the agent must see the SMS is not on disk yet, got {other:?}"),
+        }
+        assert_eq!(store.outbox().stats().expect("stats").pending, 0);
+        other
+            .execute_batch("DROP TRIGGER trouble")
+            .expect("the disk is fine again");
+        drop(queue);
+        task.await.expect("writer ends once everything is on disk");
+        let days = store.sms_days().latest_per_number(10).expect("threads");
+        assert_eq!(days.len(), 1, "one day for the number");
+        let texts: Vec<String> =
+            serde_json::from_value::<Vec<cti::task::SmsMessage>>(days[0].messages.clone())
+                .expect("messages")
+                .into_iter()
+                .map(|m| m.text)
+                .collect();
+        assert_eq!(
+            texts,
+            ["안녕하세요", "다시 연락 주세요"],
+            "both messages kept, in order, text intact"
+        );
+        let writes = store
+            .outbox()
+            .by_call_object(&days_call_object(&days[0]))
+            .expect("outbox");
+        let kinds: Vec<_> = writes.iter().map(|w| w.kind).collect();
+        assert_eq!(
+            kinds,
+            [WriteKind::Create, WriteKind::Update],
+            "the day's Task is created once, then updated"
+        );
+    }
+
+    fn days_call_object(day: &store::SmsDay) -> String {
+        format!("{}|{}", day.number, day.day)
     }
 }

@@ -761,7 +761,11 @@ impl RawItem {
 }
 
 /// [`Outbox::enqueue`] inside the transaction `tx`.
-fn enqueue_on(tx: &Transaction<'_>, item: &NewOutboxItem, now: DateTime<Utc>) -> Result<OutboxId> {
+pub(crate) fn enqueue_on(
+    tx: &Transaction<'_>,
+    item: &NewOutboxItem,
+    now: DateTime<Utc>,
+) -> Result<OutboxId> {
     if item.sobject.is_empty() || item.call_object.is_empty() {
         return Err(Error::InvalidArgument {
             what: "item",

@@ -6,9 +6,10 @@
 //! `YYYY-MM-DD`.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
+use crate::outbox::{enqueue_on, NewOutboxItem, OutboxId};
 use crate::{decode, encode, from_ms, to_ms, Error, Result, Store};
 
 /// Migration 4: the SMS day map.
@@ -58,15 +59,54 @@ impl<'a> SmsDays<'a> {
 
     /// The row for `number` on `day`, if any.
     pub fn get(&self, number: &str, day: NaiveDate) -> Result<Option<SmsDay>> {
-        let conn = self.store.read_conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT number, day, task_id, messages, pending, updated_at FROM sms_days
-             WHERE number = ?1 AND day = ?2",
-        )?;
-        let raw = stmt
-            .query_row(params![number, day_text(day)], RawDay::read)
-            .optional()?;
-        raw.map(RawDay::into_day).transpose()
+        get_on(&self.store.read_conn(), number, day)
+    }
+
+    /// Logs one message of `number` on `day` in one transaction (one disk sync): reads the
+    /// day's row, lets `compose` turn it into the new row and the Task write for the outbox,
+    /// stores both. All or nothing: when the Task write is refused, or the disk cannot take it
+    /// ([`Error::is_transient`]), the day's row is left as it was, so the same message may be
+    /// given again. The row's `updated_at` is set to `now`, and the write is due at `now`.
+    pub fn log_message(
+        &self,
+        number: &str,
+        day: NaiveDate,
+        now: DateTime<Utc>,
+        compose: impl FnOnce(Option<SmsDay>) -> (SmsDay, NewOutboxItem),
+    ) -> Result<OutboxId> {
+        let mut conn = self.store.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let existing = get_on(&tx, number, day)?;
+        let (row, item) = compose(existing);
+        if row.number != number || row.day != day {
+            return Err(Error::InvalidArgument {
+                what: "day",
+                reason: format!(
+                    "composed the row of {} for {}",
+                    key(&row.number, row.day),
+                    key(number, day)
+                ),
+            });
+        }
+        let messages = encode(&row.messages, &key(number, day))?;
+        tx.prepare_cached(
+            "INSERT INTO sms_days (number, day, task_id, messages, pending, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (number, day) DO UPDATE SET task_id = excluded.task_id,
+                 messages = excluded.messages, pending = excluded.pending,
+                 updated_at = excluded.updated_at",
+        )?
+        .execute(params![
+            number,
+            day_text(day),
+            row.task_id,
+            messages,
+            row.pending,
+            to_ms(now)
+        ])?;
+        let id = enqueue_on(&tx, &item, now)?;
+        tx.commit()?;
+        Ok(id)
     }
 
     /// Inserts a new day; [`Error::AlreadyExists`] when that (number, day) is already there.
@@ -169,6 +209,18 @@ impl<'a> SmsDays<'a> {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         raws.into_iter().map(RawDay::into_day).collect()
     }
+}
+
+/// The row for `number` on `day` through `conn` (a connection or a transaction).
+fn get_on(conn: &Connection, number: &str, day: NaiveDate) -> Result<Option<SmsDay>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT number, day, task_id, messages, pending, updated_at FROM sms_days
+         WHERE number = ?1 AND day = ?2",
+    )?;
+    let raw = stmt
+        .query_row(params![number, day_text(day)], RawDay::read)
+        .optional()?;
+    raw.map(RawDay::into_day).transpose()
 }
 
 fn day_text(day: NaiveDate) -> String {
@@ -288,6 +340,137 @@ mod tests {
             pending: true,
             updated_at: t(0),
         }
+    }
+
+    /// The composer the engine plays: append `text` to the day's messages; the first message
+    /// of the day creates the Task, later ones update it.
+    fn append(
+        number: &'static str,
+        d: NaiveDate,
+        text: &'static str,
+    ) -> impl FnOnce(Option<SmsDay>) -> (SmsDay, NewOutboxItem) {
+        move |existing| {
+            let mut messages = existing
+                .as_ref()
+                .and_then(|e| e.messages.as_array().cloned())
+                .unwrap_or_default();
+            messages.push(json!({ "text": text }));
+            let kind = match existing {
+                Some(_) => crate::WriteKind::Update,
+                None => crate::WriteKind::Create,
+            };
+            let item = NewOutboxItem {
+                kind,
+                sobject: "Task".into(),
+                call_object: format!("sms-{number}-{d}"),
+                target_id: None,
+                payload: json!({ "Description": messages.len().to_string() }),
+            };
+            let row = SmsDay {
+                number: number.into(),
+                day: d,
+                task_id: None,
+                messages: serde_json::Value::Array(messages),
+                pending: true,
+                updated_at: t(0),
+            };
+            (row, item)
+        }
+    }
+
+    #[test]
+    fn log_message_writes_the_day_and_its_task_write_together() {
+        let store = Store::open_in_memory().expect("open");
+        let d = date(2027, 4, 1);
+        store
+            .sms_days()
+            .log_message(
+                "+821012345678",
+                d,
+                t(1),
+                append("+821012345678", d, "안녕하세요"),
+            )
+            .expect("first message");
+        store
+            .sms_days()
+            .log_message(
+                "+821012345678",
+                d,
+                t(2),
+                append("+821012345678", d, "또 봐요"),
+            )
+            .expect("second message");
+        let row = store
+            .sms_days()
+            .get("+821012345678", d)
+            .expect("get")
+            .expect("the day is there");
+        assert_eq!(
+            row.messages,
+            json!([{ "text": "안녕하세요" }, { "text": "또 봐요" }]),
+            "the second message was appended to the first, text intact"
+        );
+        assert_eq!(
+            row.updated_at,
+            t(2),
+            "updated_at is the last message's time"
+        );
+        let writes = store
+            .outbox()
+            .by_call_object(&format!("sms-+821012345678-{d}"))
+            .expect("outbox");
+        let kinds: Vec<_> = writes.iter().map(|w| w.kind).collect();
+        assert_eq!(
+            kinds,
+            [crate::WriteKind::Create, crate::WriteKind::Update],
+            "one create, then one update, queued with the day"
+        );
+    }
+
+    #[test]
+    fn a_refused_task_write_leaves_the_day_as_it_was() {
+        let store = Store::open_in_memory().expect("open");
+        let d = date(2027, 4, 2);
+        let before = day("+33612345678", d);
+        store.sms_days().insert(&before, t(0)).expect("insert");
+        // The day exists but its create was never queued: the update has no target and is
+        // refused, and the appended message must not be in the row either.
+        let err = store
+            .sms_days()
+            .log_message("+33612345678", d, t(5), append("+33612345678", d, "lost?"))
+            .expect_err("an update with no create is refused");
+        assert!(
+            matches!(err, Error::UpdateWithoutTarget { .. }),
+            "refused as UpdateWithoutTarget, got {err:?}"
+        );
+        assert_eq!(
+            store.sms_days().get("+33612345678", d).expect("get"),
+            Some(before),
+            "the day's row is unchanged"
+        );
+    }
+
+    #[test]
+    fn log_message_refuses_a_row_for_another_day() {
+        let store = Store::open_in_memory().expect("open");
+        let (d, other) = (date(2027, 4, 3), date(2027, 4, 4));
+        let err = store
+            .sms_days()
+            .log_message("+15551234567", d, t(0), append("+15551234567", other, "hi"))
+            .expect_err("the composer answered for another day");
+        assert!(
+            matches!(err, Error::InvalidArgument { what: "day", .. }),
+            "got {err:?}"
+        );
+        assert_eq!(
+            store.sms_days().get("+15551234567", other).expect("get"),
+            None
+        );
+        assert!(store
+            .outbox()
+            .by_call_object(&format!("sms-+15551234567-{other}"))
+            .expect("outbox")
+            .is_empty());
     }
 
     #[test]
