@@ -49,6 +49,9 @@ pub struct Term {
     pub phrase: bool,
     /// Written with a trailing `*`.
     pub wildcard: bool,
+    /// Its digits when it can match a phone field (no letters), worked out once for the whole
+    /// search rather than once per record.
+    phone_digits: Option<String>,
 }
 
 /// A search-term expression.
@@ -276,11 +279,7 @@ fn lex_terms(input: &str, start: usize, end: usize) -> Result<Vec<(TermTok, usiz
                 "AND" if !escaped && !wildcard => TermTok::And,
                 "OR" if !escaped && !wildcard => TermTok::Or,
                 "NOT" if !escaped && !wildcard => TermTok::Not,
-                _ => TermTok::Term(Term {
-                    text: w,
-                    phrase: false,
-                    wildcard,
-                }),
+                _ => TermTok::Term(Term::new(w, false, wildcard)),
             };
             out.push((tok, at));
         }
@@ -329,14 +328,7 @@ fn lex_terms(input: &str, start: usize, end: usize) -> Result<Vec<(TermTok, usiz
                 if phrase.trim().is_empty() {
                     return Err(error_at(input, at, "a quoted phrase cannot be empty"));
                 }
-                out.push((
-                    TermTok::Term(Term {
-                        text: phrase,
-                        phrase: true,
-                        wildcard: false,
-                    }),
-                    at,
-                ));
+                out.push((TermTok::Term(Term::new(phrase, true, false)), at));
             }
             '*' => {
                 let at_end = chars
@@ -400,11 +392,7 @@ fn parse_terms_in(input: &str, start: usize, end: usize) -> Result<TermExpr, Que
     let length = input[start..end].chars().count();
     if length > MAX_SEARCH_QUERY_CHARS {
         // Salesforce returns no rows for such a query: a term that matches nothing.
-        return Ok(TermExpr::Term(Term {
-            text: String::new(),
-            phrase: false,
-            wildcard: false,
-        }));
+        return Ok(TermExpr::Term(Term::new(String::new(), false, false)));
     }
     if length > MAX_OPERATOR_QUERY_CHARS {
         return Ok(only_or(expr));
@@ -562,6 +550,17 @@ impl TermExpr {
 }
 
 impl Term {
+    /// A term as written: its text (escapes removed), whether quoted, whether wildcarded.
+    pub fn new(text: String, phrase: bool, wildcard: bool) -> Self {
+        let phone_digits = (!text.chars().any(char::is_alphabetic)).then(|| digits(&text));
+        Term {
+            text,
+            phrase,
+            wildcard,
+            phone_digits,
+        }
+    }
+
     /// Whether this single term matches one of the record's fields in `group`.
     pub fn matches(
         &self,
@@ -603,15 +602,14 @@ impl Term {
     /// Phone fields: digits compared under `mode`; a wildcard term matches stored digits that
     /// start with its digits. Terms with letters are not phone terms.
     fn matches_phones(&self, phones: &[&str], mode: PhoneMatch) -> bool {
-        if phones.is_empty() || self.text.chars().any(char::is_alphabetic) {
+        let Some(term) = &self.phone_digits else {
             return false;
-        }
-        let term = digits(&self.text);
+        };
         phones.iter().any(|stored| {
             if self.wildcard {
-                stored_starts_with(&term, stored)
+                stored_starts_with(term, stored)
             } else {
-                stored_matches(mode, &term, stored)
+                stored_matches(mode, term, stored)
             }
         })
     }
@@ -719,11 +717,7 @@ mod tests {
     use crate::soql::{CompareOp, Literal};
 
     fn term(text: &str) -> TermExpr {
-        TermExpr::Term(Term {
-            text: text.into(),
-            phrase: false,
-            wildcard: false,
-        })
+        TermExpr::Term(Term::new(text.into(), false, false))
     }
 
     fn phones<'a>(values: &[&'a str]) -> SearchableFields<'a> {

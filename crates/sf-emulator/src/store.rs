@@ -15,6 +15,36 @@ pub struct Stored {
     pub fields: Map<String, Value>,
     /// Search finds the record only from this moment on (`None`: at once).
     pub searchable_at: Option<Instant>,
+    /// The record's non-empty phone values, as typed: the phone search's index (Salesforce
+    /// searches an index too), so that a search does not look up every phone field of every
+    /// record. [`Data`] keeps it in step with `fields`.
+    phones: Vec<String>,
+}
+
+impl Stored {
+    fn new(sobject: &str, fields: Map<String, Value>, searchable_at: Option<Instant>) -> Self {
+        let mut stored = Stored {
+            fields,
+            searchable_at,
+            phones: Vec::new(),
+        };
+        stored.index(sobject);
+        stored
+    }
+
+    fn index(&mut self, sobject: &str) {
+        self.phones = schema::phone_fields(sobject)
+            .into_iter()
+            .filter_map(|f| self.fields.get(f).and_then(Value::as_str))
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect();
+    }
+
+    /// The record's non-empty phone field values, as typed.
+    pub fn phones(&self) -> impl Iterator<Item = &str> {
+        self.phones.iter().map(String::as_str)
+    }
 }
 
 /// All records of the org.
@@ -43,13 +73,10 @@ impl Data {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        self.records.entry(sobject).or_default().insert(
-            id,
-            Stored {
-                fields,
-                searchable_at,
-            },
-        );
+        self.records
+            .entry(sobject)
+            .or_default()
+            .insert(id, Stored::new(sobject, fields, searchable_at));
     }
 
     /// The type of the record with this 18-char Id, if it exists.
@@ -64,9 +91,19 @@ impl Data {
         self.records.get(sobject)?.get(id)
     }
 
-    /// A record by type and 18-char Id, for changing it.
-    pub fn get_mut(&mut self, sobject: &str, id: &str) -> Option<&mut Stored> {
-        self.records.get_mut(sobject)?.get_mut(id)
+    /// Changes the fields of a record by type and 18-char Id; whether it exists.
+    pub fn update(
+        &mut self,
+        sobject: &str,
+        id: &str,
+        change: impl FnOnce(&mut Map<String, Value>),
+    ) -> bool {
+        let Some(stored) = self.records.get_mut(sobject).and_then(|m| m.get_mut(id)) else {
+            return false;
+        };
+        change(&mut stored.fields);
+        stored.index(sobject);
+        true
     }
 
     /// Removes a record; whether it existed.
@@ -109,6 +146,19 @@ mod tests {
         );
         assert!(data.get("Contact", &id).is_some(), "and by type + Id");
         assert_eq!(data.count("Contact"), 1, "one record stored");
+        assert_eq!(data.get("Contact", &id).unwrap().phones().count(), 0);
+        assert!(data.update("Contact", &id, |f| {
+            f.insert("MobilePhone".into(), Value::String("090-1234-5678".into()));
+        }));
+        assert_eq!(
+            data.get("Contact", &id)
+                .unwrap()
+                .phones()
+                .collect::<Vec<_>>(),
+            ["090-1234-5678"],
+            "the phone index follows an update"
+        );
+        assert!(!data.update("Contact", "003000000000000AAA", |_| {}));
         assert!(data.remove("Contact", &id), "removal reports success");
         assert_eq!(data.type_of(&id), None, "gone after removal");
     }

@@ -16,7 +16,7 @@ use crate::phone::PhoneMatch;
 use crate::schema::{self, Kind};
 use crate::search::{self, SearchGroup, SearchableFields, TermExpr};
 use crate::soql::{self, Condition, OrderBy};
-use crate::store::Data;
+use crate::store::{Data, Stored};
 use crate::Shared;
 
 /// Most rows one search returns.
@@ -72,7 +72,6 @@ pub fn spec(
 
 /// Which fields of a type feed which part of [`SearchableFields`]; computed once per type.
 struct Layout {
-    phones: Vec<&'static str>,
     names: Vec<&'static str>,
     other: Vec<&'static str>,
 }
@@ -86,15 +85,18 @@ impl Layout {
             .filter(|f| matches!(f.kind, Kind::Text(_)) && !names.contains(&f.name))
             .map(|f| f.name)
             .collect();
-        Layout {
-            phones: schema::phone_fields(sobject),
-            names,
-            other,
-        }
+        Layout { names, other }
     }
 
-    fn searchable<'a>(&self, r: &'a Map<String, Value>) -> SearchableFields<'a> {
-        let text = |names: &[&str]| -> Vec<&'a str> {
+    /// The record's values that a search in `group` looks at (the others are left empty: a
+    /// phone search, the popup's, reads only the record's phone index).
+    fn searchable<'a>(&self, stored: &'a Stored, group: SearchGroup) -> SearchableFields<'a> {
+        let r = &stored.fields;
+        use SearchGroup::{All, Email, Name, Phone, Sidebar};
+        let text = |wanted: bool, names: &[&str]| -> Vec<&'a str> {
+            if !wanted {
+                return Vec::new();
+            }
             names
                 .iter()
                 .filter_map(|n| r.get(*n).and_then(Value::as_str))
@@ -102,10 +104,14 @@ impl Layout {
                 .collect()
         };
         SearchableFields {
-            phones: text(&self.phones),
-            names: text(&self.names),
-            emails: text(&["Email"]),
-            other_text: text(&self.other),
+            phones: if matches!(group, All | Phone | Sidebar) {
+                stored.phones().collect()
+            } else {
+                Vec::new()
+            },
+            names: text(matches!(group, All | Name | Sidebar), &self.names),
+            emails: text(matches!(group, All | Email | Sidebar), &["Email"]),
+            other_text: text(group == All, &self.other),
         }
     }
 }
@@ -141,7 +147,7 @@ pub fn run(
         let mut rows: Vec<Map<String, Value>> = data
             .all(s.sobject)
             .filter(|r| r.searchable_at.is_none_or(|t| t <= now))
-            .filter(|r| terms.matches(group, &layout.searchable(&r.fields), mode))
+            .filter(|r| terms.matches(group, &layout.searchable(r, group), mode))
             .map(|r| expand(data, version, &r.fields, &refs))
             .filter(|r| s.filter.as_ref().is_none_or(|c| c.eval(r)))
             .collect();

@@ -107,13 +107,16 @@ pub(crate) fn update_record(
         let lookup = |id: &str| data.type_of(id);
         schema::validate(sobject, Write::Update, body, Some(&existing), &lookup)?
     };
-    let stored = data.get_mut(sobject, id).ok_or(Error::NotFound)?;
-    stored.fields.extend(changes);
-    stored
-        .fields
-        .insert("LastModifiedDate".into(), Value::String(now_datetime()));
-    schema::complete(sobject, &mut stored.fields, &ids::user_id());
-    Ok(())
+    let updated = data.update(sobject, id, |fields| {
+        fields.extend(changes);
+        fields.insert("LastModifiedDate".into(), Value::String(now_datetime()));
+        schema::complete(sobject, fields, &ids::user_id());
+    });
+    if updated {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
 }
 
 /// Loads the deterministic seed: Ids in order, `account_key` resolved to `AccountId`.
