@@ -30,6 +30,11 @@ async fn main() -> Result<()> {
             print(&engine::memory_probe().await?);
             return Ok(());
         }
+        // The engine's popup and log rows alone (ringing → popup, requests per log).
+        Some("--pops") => {
+            print(&engine::pops().await?);
+            return Ok(());
+        }
         // The desktop app's rows alone.
         Some("--app") => {
             print(&app::run().await?);
