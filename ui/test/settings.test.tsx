@@ -75,5 +75,16 @@ describe("SMS", () => {
     await click("#sms-send");
     expect(fake.bridge.sendSms, "the reply goes to the thread's number").toHaveBeenCalledWith("+82212345678", "네, 확인했습니다");
     expect(($("#sms-text") as HTMLTextAreaElement).value, "the field empties after sending").toBe("");
+    // The shell says the sent SMS is in the history: the open thread is read again and shows it.
+    fake.bridge.smsMessages = async () => [
+      { direction: "Inbound", text: "안녕하세요", at: "2026-03-02T01:00:00Z" },
+      { direction: "Outbound", text: "네, 확인했습니다", at: "2026-03-02T01:01:00Z" },
+    ];
+    fake.emit.ui({ event: "sms_stored", number: "+33123456789" });
+    await settle();
+    expect(text("#sms-messages"), "another number's SMS does not change this thread").not.toContain("확인했습니다");
+    fake.emit.ui({ event: "sms_stored", number: "+82212345678" });
+    await settle();
+    expect(text("#sms-messages"), "the reply shows once it is stored").toContain("네, 확인했습니다");
   });
 });

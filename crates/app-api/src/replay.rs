@@ -51,7 +51,7 @@ impl Replay {
                     max: *max,
                 })
             }
-            UiEvent::Pop { .. } | UiEvent::ActionFailed { .. } => {}
+            UiEvent::Pop { .. } | UiEvent::ActionFailed { .. } | UiEvent::SmsStored { .. } => {}
         }
     }
 

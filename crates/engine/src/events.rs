@@ -138,6 +138,12 @@ pub enum UiEvent {
         /// The allocation.
         max: u64,
     },
+    /// An SMS (received or sent) is in the local SMS history: a view showing that number's
+    /// thread can read it again.
+    SmsStored {
+        /// The thread's number (E.164 when known), as the SMS history keys it.
+        number: String,
+    },
     /// Something the agent asked for could not be done.
     ActionFailed {
         /// The call concerned, when any.

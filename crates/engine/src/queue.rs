@@ -117,9 +117,15 @@ pub(crate) fn spawn(
                     break;
                 }
             };
-            for (call_object, outcome) in committed.done {
-                told.remove(&call_object);
-                report(&ui, &history, &wake, call_object, outcome).await;
+            for done in committed.done {
+                told.remove(&done.call_object);
+                let stored = matches!(done.outcome, Outcome::Queued)
+                    .then_some(done.sms_number)
+                    .flatten();
+                report(&ui, &history, &wake, done.call_object, done.outcome).await;
+                if let Some(number) = stored {
+                    let _ = ui.send(UiEvent::SmsStored { number }).await;
+                }
             }
             match committed.stuck {
                 None => pause = RETRY_FIRST,
@@ -141,10 +147,20 @@ pub(crate) fn spawn(
     (tx, task)
 }
 
+/// A write [`commit`] is done with.
+struct Done {
+    /// Its CallObject.
+    call_object: String,
+    /// The SMS history's number, for an SMS.
+    sms_number: Option<String>,
+    /// On disk, or refused for good.
+    outcome: Outcome,
+}
+
 /// What [`commit`] did with a batch.
 struct Committed {
-    /// The writes it is done with, in order: on disk, or refused for good.
-    done: Vec<(String, Outcome)>,
+    /// The writes it is done with, in order.
+    done: Vec<Done>,
     /// When the disk could not take a write yet: why, and that write with the ones behind it,
     /// none of them written, to try again.
     stuck: Option<(store::Error, Vec<QueueWrite>)>,
@@ -182,7 +198,14 @@ fn commit(store: &Store, batch: Vec<QueueWrite>) -> Committed {
                 Ok(_) | Err(store::Error::DuplicateCreate { .. }) => Outcome::Queued,
                 Err(e) => Outcome::Refused(e),
             };
-            done.push((write.call_object().to_owned(), outcome));
+            done.push(Done {
+                call_object: write.call_object().to_owned(),
+                sms_number: match &write.write {
+                    Write::Sms(job) => Some(job.key.clone()),
+                    Write::Task(_) => None,
+                },
+                outcome,
+            });
         }
     }
     Committed { done, stuck: None }
@@ -456,6 +479,17 @@ mod tests {
             .expect("the disk is fine again");
         drop(queue);
         task.await.expect("writer ends once everything is on disk");
+        let mut stored = Vec::new();
+        while let Ok(event) = ui_rx.try_recv() {
+            if let UiEvent::SmsStored { number } = event {
+                stored.push(number);
+            }
+        }
+        assert_eq!(
+            stored,
+            ["+821012345678", "+821012345678"],
+            "the UI hears of each SMS once it is on disk, never before"
+        );
         let days = store.sms_days().latest_per_number(10).expect("threads");
         assert_eq!(days.len(), 1, "one day for the number");
         let texts: Vec<String> =

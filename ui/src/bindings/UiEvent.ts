@@ -55,7 +55,11 @@ used: number,
 /**
  * The allocation.
  */
-max: number, } | { "event": "action_failed", 
+max: number, } | { "event": "sms_stored", 
+/**
+ * The thread's number (E.164 when known), as the SMS history keys it.
+ */
+number: string, } | { "event": "action_failed", 
 /**
  * The call concerned, when any.
  */

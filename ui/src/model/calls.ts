@@ -171,6 +171,9 @@ export function reduce(state: CallsState, event: UiEvent, now: number): CallsSta
       return { ...state, connection: event.state };
     case "api_usage":
       return { ...state, apiUsage: { used: event.used, max: event.max } };
+    case "sms_stored":
+      // The SMS view reads the history again; nothing about calls changes.
+      return state;
     case "action_failed": {
       const prev = event.call_id === null ? undefined : state.calls[event.call_id];
       const announcement = announce(state, "live.action_failed", { message: event.message });

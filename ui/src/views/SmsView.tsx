@@ -32,18 +32,19 @@ export function SmsView() {
     }
   };
   useEffect(() => void loadThreads(), []);
-  // Messages arrive while the view is open: the threads (and the open thread) are re-read from
-  // the local history every few seconds.
+  // An SMS received or sent is in the history once the shell says so: the threads, and the
+  // open thread when it is that number's, are read again.
   useEffect(() => {
-    const timer = setInterval(() => {
+    const stop = bridge().onUiEvent((event) => {
+      if (event.event !== "sms_stored") return;
       void loadThreads();
-      if (open !== null) {
+      if (open !== null && open === event.number) {
         bridge()
           .smsMessages(open)
           .then(setMessages, () => undefined);
       }
-    }, 3000);
-    return () => clearInterval(timer);
+    });
+    return () => void stop.then((unlisten) => unlisten());
   }, [open]);
   const send = async () => {
     const recipient = open ?? to.trim();
