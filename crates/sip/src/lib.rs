@@ -4,8 +4,8 @@
 //! underneath) and one UDP socket per call for RTP. It takes typed commands (call control, hold,
 //! mute, RFC 4733 DTMF, blind transfer, MESSAGE) and reports typed [`Event`]s; it never panics on
 //! network input:
-//! malformed SIP is dropped by the stack, bad SDP is answered with an error status, bad RTP is
-//! ignored. Display names are carried as data only. Media is G.711 (PCMU/PCMA) over symmetric RTP
+//! malformed SIP is dropped by the stack, a request over UDP with a method the stack does not know
+//! gets 501 ([`socket`]), bad SDP is answered with an error status, bad RTP is ignored. Display names are carried as data only. Media is G.711 (PCMU/PCMA) over symmetric RTP
 //! through a small jitter buffer, from an [`audio::AudioSource`] to an [`audio::AudioSink`].
 //!
 //! The SDP, RTP, G.711, jitter-buffer and identity modules are sans-IO and unit-tested without a
@@ -18,6 +18,7 @@ pub mod identity;
 pub mod jitter;
 pub mod rtp;
 pub mod sdp;
+pub mod socket;
 
 pub use error::{Error, Result};
 pub mod audio;

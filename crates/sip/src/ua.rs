@@ -33,9 +33,11 @@ use crate::identity::{self, Party};
 use crate::media::{MediaEvent, MediaOptions, MediaStream};
 use crate::rtp::dtmf_event;
 use crate::sdp::{self, Codec, Direction, RemoteAudio, TELEPHONE_EVENT_PT};
+use crate::socket::SipSocket;
 
 /// Methods we answer; sent in `Allow`.
-const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, REFER, NOTIFY";
+pub(crate) const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, REFER, NOTIFY";
 /// rsipstack sends our answer to an in-dialog request from that request's transaction task and
 /// does not tell us when it is out: a request of ours sent right after can overtake it (the first
 /// NOTIFY our 202 to a REFER, the BYE our 200 to the final NOTIFY), which strict peers (sipp)
@@ -414,13 +416,20 @@ impl UserAgent {
     pub async fn start(config: Config) -> Result<(Self, mpsc::UnboundedReceiver<Event>)> {
         let cancel = CancellationToken::new();
         let transport = TransportLayer::new(cancel.child_token());
-        let udp =
-            UdpConnection::create_connection(config.local_addr, None, Some(cancel.child_token()))
-                .await
-                .map_err(|e| Error::Socket {
-                    addr: config.local_addr,
-                    source: std::io::Error::other(e.to_string()),
-                })?;
+        // Our own socket type, so that requests with a method the stack cannot parse get 501
+        // (see `socket.rs` for why it is done there).
+        let socket = SipSocket::bind(config.local_addr)
+            .await
+            .map_err(|source| Error::Socket {
+                addr: config.local_addr,
+                source,
+            })?;
+        let udp = UdpConnection::from_socket(Arc::new(socket), None, Some(cancel.child_token()))
+            .await
+            .map_err(|e| Error::Socket {
+                addr: config.local_addr,
+                source: std::io::Error::other(e.to_string()),
+            })?;
         let local_addr: SocketAddr =
             udp.get_addr()
                 .addr
