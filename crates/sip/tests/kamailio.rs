@@ -85,8 +85,36 @@ request_route {{
     )
 }
 
-/// Starts kamailio on `port` with its config and runtime files in `dir`; killed on drop.
-fn start_kamailio(dir: &Path, port: u16) -> Child {
+/// A running kamailio: its main process and its workers, in a process group of their own.
+struct Kamailio {
+    main: Child,
+}
+
+impl Kamailio {
+    /// The exit status if kamailio has already stopped.
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.main.try_wait().ok().flatten()
+    }
+
+    /// Kills the whole process group. Killing the main process only (`kill_on_drop`) left the
+    /// workers running, still listening and holding their connections.
+    fn stop(&mut self) {
+        if let Some(pid) = self.main.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-s", "KILL", "--", &format!("-{pid}")])
+                .status();
+        }
+    }
+}
+
+impl Drop for Kamailio {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts kamailio on `port` with its config and runtime files in `dir`; stopped on drop.
+fn start_kamailio(dir: &Path, port: u16) -> Kamailio {
     let cfg = dir.join("kamailio.cfg");
     std::fs::write(&cfg, config(port)).expect("write kamailio.cfg");
     let run = dir.join("run");
@@ -104,8 +132,9 @@ fn start_kamailio(dir: &Path, port: u16) -> Child {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
+        .process_group(0)
         .spawn()
+        .map(|main| Kamailio { main })
         .expect("spawn kamailio")
 }
 
@@ -135,7 +164,7 @@ async fn register_through_kamailio_then_receive_a_call_routed_by_it() {
         expires > 0 && expires <= 120,
         "kamailio granted a lifetime within what we asked: {expires}"
     );
-    if let Ok(Some(status)) = proxy.try_wait() {
+    if let Some(status) = proxy.exited() {
         panic!("kamailio exited early: {status}");
     }
 
@@ -173,5 +202,5 @@ async fn register_through_kamailio_then_receive_a_call_routed_by_it() {
         "the BYE routed back through kamailio closes the call"
     );
     expect_sipp_success(sipp, "uac_via_proxy").await;
-    let _ = proxy.kill().await;
+    proxy.stop();
 }
