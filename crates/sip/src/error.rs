@@ -102,8 +102,8 @@ pub enum Error {
         /// The status line, or "timeout".
         status: String,
     },
-    /// TLS could not be set up: the CA certificate file of the config is unusable.
-    #[error("TLS set-up failed: {reason}")]
+    /// A CA certificate file for TLS cannot be used (unreadable, not PEM, no CA certificate).
+    #[error("{reason}")]
     Tls {
         /// What was wrong, naming the file.
         reason: String,

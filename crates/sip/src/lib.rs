@@ -30,4 +30,5 @@ pub mod device;
 pub mod media;
 mod ua;
 
+pub use tls::check_ca_file;
 pub use ua::{BusyPolicy, CloseReason, Config, Decline, Event, Password, Transport, UserAgent};

@@ -47,6 +47,13 @@ pub(crate) fn client_config(
     })
 }
 
+/// Reads a PEM file of CA certificates as [`crate::Config::tls_ca_file`] is read: how many CA
+/// certificates it holds, or why it cannot be used (unreadable, not PEM, no certificate, not a
+/// usable CA certificate), naming the file.
+pub fn check_ca_file(path: &Path) -> Result<usize> {
+    extra_cas(path).map(|certs| certs.len())
+}
+
 /// The CA certificates of a PEM file, each checked as a trust anchor.
 fn extra_cas(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     let invalid = |reason: String| Error::Tls {
@@ -210,6 +217,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("ca.pem");
         std::fs::write(&path, cert.pem()).expect("write");
+        assert_eq!(
+            check_ca_file(&path).expect("a valid CA file"),
+            1,
+            "the file holds one CA certificate"
+        );
         let config = client_config(Some(&path)).expect("a valid CA file");
         let pem = config.ca_certs.expect("trust anchors are always given");
         let parsed = CertificateDer::pem_slice_iter(&pem)

@@ -104,7 +104,9 @@ pub struct Config {
     /// never on TLS).
     pub transport: Transport,
     /// A PEM file of CA certificates trusted for TLS besides the operating system's (a PBX whose
-    /// certificate comes from a private CA). The server's certificate is always verified.
+    /// certificate comes from a private CA). The server's certificate is always verified. A file
+    /// that cannot be used makes every TLS connection fail with that reason (see
+    /// [`crate::check_ca_file`] to check one beforehand).
     pub tls_ca_file: Option<PathBuf>,
 }
 
@@ -469,13 +471,10 @@ impl UserAgent {
                 source: std::io::Error::other(e.to_string()),
             })?;
         transport.add_transport(tcp.into());
-        // The CA certificates TLS connections are verified against: read now for a TLS account
-        // (a bad CA file fails the start), else at the first TLS target (`Inner::connect`).
+        // The CA certificates TLS connections are verified against, read at the first TLS
+        // target (`Inner::connect`): an account that never uses TLS does not pay for them, and an
+        // unusable CA file is the reason its registration fails, not a failed start.
         let tls_trust = std::sync::OnceLock::new();
-        if config.transport == Transport::Tls {
-            transport.set_tls_config(crate::tls::client_config(config.tls_ca_file.as_deref())?);
-            tls_trust.set(Ok(())).ok();
-        }
         let endpoint = EndpointBuilder::new()
             .with_user_agent(&config.user_agent)
             .with_transport_layer(transport)

@@ -554,3 +554,36 @@ async fn tls_registration_is_renewed_on_a_new_connection_when_the_registrar_rest
     expect_sipp_success(sipp, "uac_via_proxy after the registrar restarted").await;
     proxy.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_registration_with_an_unusable_ca_file_fails_naming_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (port, tls_port) = (free_port(), free_tcp_port());
+    let (listener, _ca_file) = test_pki(dir.path(), tls_port);
+    let proxy = start_kamailio(dir.path(), port, Some(&listener));
+    wait_listening(dir.path(), tls_port).await;
+    // The server's key where the CA's certificate should be: no CERTIFICATE block.
+    let wrong_file = listener.private_key.clone();
+    assert!(
+        callpop_sip::check_ca_file(&wrong_file).is_err(),
+        "the settings can tell before saving"
+    );
+    let (ua, mut events) = agent(&format!("127.0.0.1:{tls_port}"), |c| {
+        c.user = "callpop".into();
+        c.transport = Transport::Tls;
+        c.tls_ca_file = Some(wrong_file.clone());
+    })
+    .await;
+    ua.register().expect("registration starts");
+    let reason = wait_for(&mut events, "RegistrationFailed", |e| match e {
+        Event::RegistrationFailed { reason } => Some(reason.clone()),
+        Event::Registered { .. } => panic!("registered without the CA file"),
+        _ => None,
+    })
+    .await;
+    assert!(
+        reason.contains("server.key") && reason.contains("no CERTIFICATE block"),
+        "the status names the file and what is wrong with it: {reason}"
+    );
+    drop(proxy);
+}
