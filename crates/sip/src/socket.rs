@@ -5,10 +5,13 @@
 //! retransmits it until its timer runs out. RFC 3261 §8.2.1 wants 501 Not Implemented. The
 //! stack offers no hook between the socket and its parser, but it takes the socket itself as a
 //! trait object (`rsipstack::platform::net::UdpSocket`, handed to `UdpConnection::from_socket`),
-//! so [`SipSocket`] wraps the tokio socket: each datagram is looked at before the stack reads it;
+//! so `SipSocket` wraps the tokio socket: each datagram is looked at before the stack reads it;
 //! an unknown-method request is answered from here ([`not_implemented`], sans-IO) and not passed
 //! on; everything else goes to the stack unchanged. This keeps rsipstack unforked and its parser
-//! the only one for every message it does understand.
+//! the only one for every message it does understand. Its channel transport
+//! (`transport/channel.rs`) was the other way in, but it takes messages already parsed and
+//! leaves receiving, sending and response routing to the application: we would have rewritten
+//! its UDP transport to answer one kind of request.
 //!
 //! Over TCP there is no such seam: the stack accepts connections and reads them with its own
 //! concrete `TcpStream` types, and an unparsable message ends that connection (see README).
