@@ -167,13 +167,24 @@ fn sip_config(args: &Args, account: &SipAccount, password: Option<String>) -> (s
     config.transport = match account.transport {
         app_api::Transport::Udp => sip::Transport::Udp,
         app_api::Transport::Tcp => sip::Transport::Tcp,
+        app_api::Transport::Tls => sip::Transport::Tls,
     };
+    config.tls_ca_file = tls_ca_file(account).map(std::path::PathBuf::from);
     config.busy_policy = match account.busy_policy {
         app_api::BusyPolicy::RingWaiting => sip::BusyPolicy::RingWaiting,
         app_api::BusyPolicy::Reject486 => sip::BusyPolicy::Reject486,
     };
     let register = account.registrar.as_deref().is_some_and(|r| !r.is_empty());
     (config, register)
+}
+
+/// The account's CA certificate file, when it uses TLS and names one.
+pub fn tls_ca_file(account: &SipAccount) -> Option<&str> {
+    account
+        .tls_ca_file
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| account.transport == app_api::Transport::Tls && !f.is_empty())
 }
 
 /// The call audio for the agent's choice: the chosen microphone and speaker while connected,
@@ -231,6 +242,7 @@ pub async fn start(args: &Args) -> anyhow::Result<(Backend, mpsc::Receiver<UiEve
             domain: String::new(),
             registrar: None,
             transport: app_api::Transport::Udp,
+            tls_ca_file: None,
             busy_policy: app_api::BusyPolicy::RingWaiting,
             has_password: false,
         },
@@ -360,4 +372,40 @@ pub async fn start(args: &Args) -> anyhow::Result<(Backend, mpsc::Receiver<UiEve
 /// Locks a mutex, taking the data even if a holder panicked.
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(transport: app_api::Transport, file: Option<&str>) -> SipAccount {
+        SipAccount {
+            user: "1001".into(),
+            domain: "pbx.example.com".into(),
+            registrar: None,
+            transport,
+            tls_ca_file: file.map(str::to_owned),
+            busy_policy: app_api::BusyPolicy::RingWaiting,
+            has_password: false,
+        }
+    }
+
+    #[test]
+    fn the_ca_file_is_used_with_tls_only_and_a_blank_one_is_none() {
+        assert_eq!(
+            tls_ca_file(&account(app_api::Transport::Tls, Some(" /etc/pbx/ca.pem "))),
+            Some("/etc/pbx/ca.pem"),
+            "TLS with a file: the file, trimmed"
+        );
+        assert_eq!(
+            tls_ca_file(&account(app_api::Transport::Tls, Some("  "))),
+            None,
+            "a blank field: the system's CAs only"
+        );
+        assert_eq!(
+            tls_ca_file(&account(app_api::Transport::Udp, Some("/etc/pbx/ca.pem"))),
+            None,
+            "a file left from TLS is not read for UDP (nor checked when saving)"
+        );
+    }
 }

@@ -383,6 +383,9 @@ fn save_sip_account(
     if account.user.trim().is_empty() || account.domain.trim().is_empty() {
         return Err("A SIP account needs a user and a domain.".into());
     }
+    if let Some(file) = backend::tls_ca_file(&account) {
+        sip::check_ca_file(std::path::Path::new(file)).map_err(|e| format!("{e}."))?;
+    }
     let previous = lock(&shell.backend.sip_account).clone();
     account.has_password =
         previous.has_password && previous.user == account.user && previous.domain == account.domain;

@@ -169,6 +169,7 @@ export function fakeBridge(overrides: Partial<Bridge> = {}): Fake {
       domain: "pbx.example.com",
       registrar: null,
       transport: "udp" as const,
+      tls_ca_file: null,
       busy_policy: "ring_waiting" as const,
       has_password: true,
     })),

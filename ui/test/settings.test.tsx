@@ -62,6 +62,31 @@ describe("Salesforce settings", () => {
   });
 });
 
+describe("SIP account", () => {
+  it("offers TLS with an optional CA certificate file, asked for only with TLS", async () => {
+    await mount(<SettingsView micLevel={0} onSaved={() => undefined} />);
+    const options = [...($("#sip-transport") as HTMLSelectElement).options].map((o) => o.value);
+    expect(options, "the three transports the agent speaks").toEqual(["udp", "tcp", "tls"]);
+    expect(document.querySelector("#sip-tls-ca-file"), "no CA file field for UDP").toBeNull();
+    await change("#sip-transport", "tls");
+    expect(text("#sip-tls-ca-file-help"), "the check is said to be always on").toContain("always checked");
+    await type("#sip-tls-ca-file", "/etc/pbx/ca.pem");
+    await click("#sip-save");
+    expect(fake.bridge.saveSipAccount, "TLS and the CA file are saved").toHaveBeenCalledWith(
+      expect.objectContaining({ transport: "tls", tls_ca_file: "/etc/pbx/ca.pem" }),
+      null,
+    );
+    await type("#sip-tls-ca-file", "  ");
+    await click("#sip-save");
+    expect(fake.bridge.saveSipAccount, "an empty field means the system's CAs only").toHaveBeenLastCalledWith(
+      expect.objectContaining({ transport: "tls", tls_ca_file: null }),
+      null,
+    );
+    await change("#sip-transport", "udp");
+    expect(document.querySelector("#sip-tls-ca-file"), "the field goes with TLS").toBeNull();
+  });
+});
+
 describe("SMS", () => {
   it("opens a thread and sends a reply to its number", async () => {
     fake.bridge.smsThreads = async () => [

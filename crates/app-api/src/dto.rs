@@ -283,6 +283,9 @@ pub enum Transport {
     Udp,
     /// TCP.
     Tcp,
+    /// TLS: the PBX's certificate is verified (the system's CA certificates, plus
+    /// `SipAccount::tls_ca_file`).
+    Tls,
 }
 
 /// What happens to a second call while the agent is on one.
@@ -307,6 +310,10 @@ pub struct SipAccount {
     pub registrar: Option<String>,
     /// The transport.
     pub transport: Transport,
+    /// With TLS, a PEM file of CA certificates trusted besides the system's (a PBX with a private
+    /// CA); none: the system's only. Absent from accounts saved before TLS.
+    #[serde(default)]
+    pub tls_ca_file: Option<String>,
     /// Busy handling.
     pub busy_policy: BusyPolicy,
     /// True when a password is stored in the keychain.
@@ -375,6 +382,23 @@ mod tests {
             serde_json::to_value(Transport::Tcp).expect("serialize"),
             "tcp",
             "transports are lower case"
+        );
+        assert_eq!(
+            serde_json::to_value(Transport::Tls).expect("serialize"),
+            "tls",
+            "TLS too"
+        );
+    }
+
+    #[test]
+    fn an_account_saved_before_tls_loads_without_a_ca_file() {
+        let account: SipAccount = serde_json::from_str(
+            r#"{"user":"1001","domain":"pbx.example.com","registrar":null,"transport":"udp","busy_policy":"ring_waiting","has_password":false}"#,
+        )
+        .expect("the stored shape of an earlier version");
+        assert_eq!(
+            account.tls_ca_file, None,
+            "no CA file: the system's CAs only"
         );
     }
 

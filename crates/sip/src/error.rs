@@ -102,6 +102,19 @@ pub enum Error {
         /// The status line, or "timeout".
         status: String,
     },
+    /// A CA certificate file for TLS cannot be used (unreadable, not PEM, no CA certificate).
+    #[error("{reason}")]
+    Tls {
+        /// What was wrong, naming the file.
+        reason: String,
+    },
+    /// A TCP or TLS connection could not be made: refused, or the server's certificate was not
+    /// trusted, not issued for its name or expired (the reason says which).
+    #[error("{reason}")]
+    Connection {
+        /// What happened, naming the address.
+        reason: String,
+    },
     /// The user agent has stopped (its task ended); no more commands are accepted.
     #[error("the user agent has stopped")]
     Stopped,

@@ -1,12 +1,15 @@
 //! Callpop's SIP user agent and its media.
 //!
 //! Contract: [`UserAgent`] owns one UDP socket and one TCP listener (same port) for SIP (rsipstack
-//! underneath) and one UDP socket per call for RTP. It takes typed commands (call control, hold,
-//! mute, RFC 4733 DTMF, blind transfer, MESSAGE) and reports typed [`Event`]s; it never panics on
-//! network input:
-//! malformed SIP is dropped by the stack, bad SDP is answered with an error status, bad RTP is
-//! ignored. Display names are carried as data only. Media is G.711 (PCMU/PCMA) over symmetric RTP
-//! through a small jitter buffer, from an [`audio::AudioSource`] to an [`audio::AudioSink`].
+//! underneath), the TCP and TLS connections it opens (it never listens for TLS: over TLS its
+//! Contact names the connection it registered or called on, and the server's certificate is
+//! always verified), and one UDP socket per call for RTP. It takes typed commands (call control,
+//! hold, mute, RFC 4733 DTMF, blind transfer, MESSAGE) and reports typed [`Event`]s; it never
+//! panics on network input: malformed SIP is dropped by the stack, a request over UDP with a
+//! method the stack does not know gets 501 ([`socket`]), bad SDP is answered with an error
+//! status, bad RTP is ignored. Display names are carried as data only. Media is G.711
+//! (PCMU/PCMA) over symmetric RTP through a small jitter buffer, from an [`audio::AudioSource`]
+//! to an [`audio::AudioSink`].
 //!
 //! The SDP, RTP, G.711, jitter-buffer and identity modules are sans-IO and unit-tested without a
 //! network; the agent itself is tested against `sipp` in `tests/`.
@@ -18,6 +21,8 @@ pub mod identity;
 pub mod jitter;
 pub mod rtp;
 pub mod sdp;
+pub mod socket;
+mod tls;
 
 pub use error::{Error, Result};
 pub mod audio;
@@ -25,4 +30,5 @@ pub mod device;
 pub mod media;
 mod ua;
 
+pub use tls::check_ca_file;
 pub use ua::{BusyPolicy, CloseReason, Config, Decline, Event, Password, Transport, UserAgent};

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,13 +15,16 @@ use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::dialog::registration::Registration;
 use rsipstack::sip::prelude::HeadersExt;
+use rsipstack::sip::uri::ParamsExt;
 use rsipstack::sip::{Header, Method, SipMessage, StatusCode, StatusCodeKind};
 use rsipstack::transaction::key::{TransactionKey, TransactionRole};
 use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transaction::{make_tag, TransactionReceiver};
+use rsipstack::transport::connection::KEEPALIVE_REQUEST;
+use rsipstack::transport::stream::StreamConnection;
 use rsipstack::transport::tcp_listener::TcpListenerConnection;
 use rsipstack::transport::udp::UdpConnection;
-use rsipstack::transport::TransportLayer;
+use rsipstack::transport::{SipAddr, SipConnection, TransportLayer};
 use rsipstack::EndpointBuilder;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -33,9 +37,11 @@ use crate::identity::{self, Party};
 use crate::media::{MediaEvent, MediaOptions, MediaStream};
 use crate::rtp::dtmf_event;
 use crate::sdp::{self, Codec, Direction, RemoteAudio, TELEPHONE_EVENT_PT};
+use crate::socket::SipSocket;
 
 /// Methods we answer; sent in `Allow`.
-const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, REFER, NOTIFY";
+pub(crate) const ALLOW: &str =
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO, UPDATE, REFER, NOTIFY";
 /// rsipstack sends our answer to an in-dialog request from that request's transaction task and
 /// does not tell us when it is out: a request of ours sent right after can overtake it (the first
 /// NOTIFY our 202 to a REFER, the BYE our 200 to the final NOTIFY), which strict peers (sipp)
@@ -49,6 +55,10 @@ const REINVITE_ATTEMPTS: usize = 3;
 const MAX_DTMF_DIGITS: usize = 64;
 /// Largest MESSAGE body we accept, in bytes.
 const MAX_MESSAGE_BODY: usize = 8 * 1024;
+/// How often a registration over TCP or TLS sends a CRLF keep-alive on its connection (RFC 5626
+/// §4.4.1): the registrar (and a NAT) keep an idle connection open, and it answers with a CRLF,
+/// which keeps rsipstack from closing the connection as idle (it does after 300 s).
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// A SIP password. Its `Debug` prints `[redacted]`.
 #[derive(Clone)]
@@ -90,8 +100,14 @@ pub struct Config {
     pub user_agent: String,
     /// What a second incoming call gets while one is up.
     pub busy_policy: BusyPolicy,
-    /// The transport of the requests we send (we always listen on both, on the same port).
+    /// The transport of the requests we send (we always listen on UDP and TCP, on the same port;
+    /// never on TLS).
     pub transport: Transport,
+    /// A PEM file of CA certificates trusted for TLS besides the operating system's (a PBX whose
+    /// certificate comes from a private CA). The server's certificate is always verified. A file
+    /// that cannot be used makes every TLS connection fail with that reason (see
+    /// [`crate::check_ca_file`] to check one beforehand).
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 /// The transport of the SIP requests we send.
@@ -102,6 +118,11 @@ pub enum Transport {
     Udp,
     /// TCP: targets get `;transport=tcp`, so does our Contact.
     Tcp,
+    /// TLS: targets get `;transport=tls`; our Contact too, and it names the TLS connection we
+    /// opened (the registrar routes calls back over it: we accept no TLS connections, a softphone
+    /// has no server certificate). The server's certificate is verified against the system's CA
+    /// certificates and [`Config::tls_ca_file`].
+    Tls,
 }
 
 impl Transport {
@@ -109,6 +130,7 @@ impl Transport {
         match self {
             Transport::Udp => "",
             Transport::Tcp => ";transport=tcp",
+            Transport::Tls => ";transport=tls",
         }
     }
 }
@@ -138,6 +160,7 @@ impl Config {
             user_agent: concat!("Callpop/", env!("CARGO_PKG_VERSION")).to_owned(),
             busy_policy: BusyPolicy::default(),
             transport: Transport::default(),
+            tls_ca_file: None,
         }
     }
 }
@@ -366,6 +389,8 @@ struct Inner {
     calls: Mutex<HashMap<String, Call>>,
     cancel: CancellationToken,
     seq: std::sync::atomic::AtomicU32,
+    /// Whether the TLS trust anchors are given to the stack (or why they could not be).
+    tls_trust: std::sync::OnceLock<std::result::Result<(), String>>,
 }
 
 /// A running SIP user agent. Dropping it stops everything.
@@ -414,13 +439,20 @@ impl UserAgent {
     pub async fn start(config: Config) -> Result<(Self, mpsc::UnboundedReceiver<Event>)> {
         let cancel = CancellationToken::new();
         let transport = TransportLayer::new(cancel.child_token());
-        let udp =
-            UdpConnection::create_connection(config.local_addr, None, Some(cancel.child_token()))
-                .await
-                .map_err(|e| Error::Socket {
-                    addr: config.local_addr,
-                    source: std::io::Error::other(e.to_string()),
-                })?;
+        // Our own socket type, so that requests with a method the stack cannot parse get 501
+        // (see `socket.rs` for why it is done there).
+        let socket = SipSocket::bind(config.local_addr)
+            .await
+            .map_err(|source| Error::Socket {
+                addr: config.local_addr,
+                source,
+            })?;
+        let udp = UdpConnection::from_socket(Arc::new(socket), None, Some(cancel.child_token()))
+            .await
+            .map_err(|e| Error::Socket {
+                addr: config.local_addr,
+                source: std::io::Error::other(e.to_string()),
+            })?;
         let local_addr: SocketAddr =
             udp.get_addr()
                 .addr
@@ -439,6 +471,10 @@ impl UserAgent {
                 source: std::io::Error::other(e.to_string()),
             })?;
         transport.add_transport(tcp.into());
+        // The CA certificates TLS connections are verified against, read at the first TLS
+        // target (`Inner::connect`): an account that never uses TLS does not pay for them, and an
+        // unusable CA file is the reason its registration fails, not a failed start.
+        let tls_trust = std::sync::OnceLock::new();
         let endpoint = EndpointBuilder::new()
             .with_user_agent(&config.user_agent)
             .with_transport_layer(transport)
@@ -462,6 +498,7 @@ impl UserAgent {
             calls: Mutex::new(HashMap::new()),
             cancel: cancel.clone(),
             seq: std::sync::atomic::AtomicU32::new(1),
+            tls_trust,
         });
         let serve_cancel = cancel.clone();
         tokio::spawn(async move {
@@ -814,15 +851,22 @@ impl UserAgent {
     /// Sends a SIP MESSAGE (text/plain; charset=UTF-8) to `uri`, answering 401/407 challenges.
     pub async fn send_message(&self, uri: &str, text: &str) -> Result<()> {
         let inner = &self.inner;
-        let target = parse_uri(uri)?;
+        let target = inner.target_uri(uri)?;
         let endpoint = &inner.endpoint;
-        let via_addr = match inner.config.transport {
-            Transport::Udp => None,
-            Transport::Tcp => endpoint
+        // The Via names the transport the MESSAGE goes over: our TCP listener, or over TLS the
+        // connection it goes out on.
+        let via_addr = match target.transport() {
+            Some(rsipstack::sip::Transport::Tls) => inner
+                .connect(&target)
+                .await
+                .map_err(|reason| Error::Connection { reason })?
+                .map(|c| c.get_addr().clone()),
+            Some(rsipstack::sip::Transport::Tcp) => endpoint
                 .transport_layer
                 .get_listen_addrs()
                 .into_iter()
                 .find(|a| a.r#type == Some(rsipstack::sip::Transport::Tcp)),
+            _ => None,
         };
         let via = endpoint
             .get_via(via_addr, None)
@@ -912,6 +956,21 @@ async fn place_call(
     } else {
         inner.target_uri(&format!("sip:{uri}@{}", inner.config.domain))?
     };
+    // Over TLS our Contact names the connection the INVITE goes out on: open it first (the
+    // stack then sends on it), which also tells an untrusted certificate apart from a refusal.
+    let flow = if target.transport() == Some(&rsipstack::sip::Transport::Tls) {
+        let connection = inner
+            .connect(&target)
+            .await
+            .map_err(|reason| Error::Connection { reason })?;
+        connection.map(|c| c.get_addr().clone())
+    } else {
+        None
+    };
+    let contact = inner.contact(
+        flow.as_ref(),
+        target.scheme == Some(rsipstack::sip::Scheme::Sips),
+    )?;
     let rtp = bind_rtp(inner.local_addr.ip()).await?;
     let local_rtp = rtp.local_addr().map_err(|source| Error::Socket {
         addr: inner.local_addr,
@@ -941,7 +1000,7 @@ async fn place_call(
             inner.config.user, inner.config.domain
         ))?,
         callee: target,
-        contact: inner.contact()?,
+        contact,
         content_type: Some("application/sdp".to_owned()),
         offer: Some(offer.into_bytes()),
         credential: inner.credential(),
@@ -1040,19 +1099,64 @@ impl Inner {
         })
     }
 
-    fn contact(&self) -> Result<rsipstack::sip::Uri> {
-        parse_uri(&format!(
-            "sip:{}@{}{}",
-            self.config.user,
-            self.local_addr,
-            self.config.transport.uri_param()
-        ))
+    /// Our Contact: where the peer (or the registrar) sends requests to reach us. Over TLS that
+    /// is `flow`, the local address of the TLS connection we opened: we accept no TLS
+    /// connections, and a proxy sends to the connection whose remote address the Contact names.
+    /// Otherwise our listening address, with `;transport=tcp` when we send over TCP. A `sips:`
+    /// Contact when the dialog's target was one (RFC 3261 §8.1.1.8, §12.1.1).
+    fn contact(&self, flow: Option<&SipAddr>, sips: bool) -> Result<rsipstack::sip::Uri> {
+        let scheme = if sips { "sips" } else { "sip" };
+        let user = &self.config.user;
+        match flow {
+            Some(flow) if flow.r#type == Some(rsipstack::sip::Transport::Tls) => {
+                parse_uri(&format!("{scheme}:{user}@{};transport=tls", flow.addr))
+            }
+            _ => parse_uri(&format!(
+                "{scheme}:{user}@{}{}",
+                self.local_addr,
+                self.config.transport.uri_param()
+            )),
+        }
     }
 
-    /// Parses a request target, adding `;transport=tcp` when we send over TCP and it names none.
+    /// The TCP or TLS connection a request to `target` goes out on (opened now when there is
+    /// none yet, and kept by the stack for later requests), or why it cannot be made. `None`
+    /// for UDP targets.
+    async fn connect(
+        &self,
+        target: &rsipstack::sip::Uri,
+    ) -> std::result::Result<Option<SipConnection>, String> {
+        let addr = SipAddr::try_from(target).map_err(|e| e.to_string())?;
+        match addr.r#type {
+            Some(rsipstack::sip::Transport::Tcp) => {}
+            Some(rsipstack::sip::Transport::Tls) => self
+                .tls_trust
+                .get_or_init(|| {
+                    let config = crate::tls::client_config(self.config.tls_ca_file.as_deref())
+                        .map_err(|e| e.to_string())?;
+                    self.endpoint.transport_layer.set_tls_config(config);
+                    Ok(())
+                })
+                .clone()?,
+            _ => return Ok(None),
+        }
+        match self.endpoint.transport_layer.lookup(&addr, None).await {
+            Ok((connection, _)) => Ok(Some(connection)),
+            Err(e) => Err(crate::tls::connect_failure(&e, &addr.addr.to_string())),
+        }
+    }
+
+    /// Parses a request target, adding our transport's `;transport=` when it names none. A
+    /// `sips:` target always goes over TLS (rsipstack picks the transport from the parameter
+    /// only, and a `sips:` request must never go over UDP or TCP).
     fn target_uri(&self, text: &str) -> Result<rsipstack::sip::Uri> {
-        let param = self.config.transport.uri_param();
-        if param.is_empty() || text.to_ascii_lowercase().contains(";transport=") {
+        let lower = text.to_ascii_lowercase();
+        let param = if lower.starts_with("sips:") {
+            Transport::Tls.uri_param()
+        } else {
+            self.config.transport.uri_param()
+        };
+        if param.is_empty() || lower.contains(";transport=") {
             return parse_uri(text);
         }
         match text.split_once('?') {
@@ -1236,35 +1340,116 @@ async fn register_loop(inner: Arc<Inner>, registrar: rsipstack::sip::Uri) {
     let mut failures = 0u32;
     loop {
         inner.emit(Event::Registering);
-        let wait = match registration
-            .register(registrar.clone(), Some(inner.config.register_expires))
-            .await
-        {
-            Ok(resp) if resp.status_code.kind() == StatusCodeKind::Successful => {
+        let (outcome, flow) = register_once(&inner, &mut registration, &registrar).await;
+        let wait = match outcome {
+            Ok(expires) => {
                 failures = 0;
-                let expires = registration.expires();
                 inner.emit(Event::Registered { expires });
                 rsipstack::dialog::registration::refresh_interval(expires)
             }
-            Ok(resp) => {
+            Err(reason) => {
                 failures += 1;
-                inner.emit(Event::RegistrationFailed {
-                    reason: format!("{} {}", resp.status_code.code(), resp.status_code.text()),
-                });
-                rsipstack::dialog::registration::backoff_interval(failures)
-            }
-            Err(e) => {
-                failures += 1;
-                inner.emit(Event::RegistrationFailed {
-                    reason: e.to_string(),
-                });
+                inner.emit(Event::RegistrationFailed { reason });
                 rsipstack::dialog::registration::backoff_interval(failures)
             }
         };
-        tokio::select! {
-            _ = inner.cancel.cancelled() => return,
-            _ = tokio::time::sleep(wait.max(Duration::from_secs(1))) => {}
+        if !wait_for_refresh(&inner, wait.max(Duration::from_secs(1)), flow.as_ref()).await {
+            return;
         }
+    }
+}
+
+/// One REGISTER (with its digest answer): the granted lifetime or why it failed, and the TCP or
+/// TLS connection it went over.
+async fn register_once(
+    inner: &Arc<Inner>,
+    registration: &mut Registration,
+    registrar: &rsipstack::sip::Uri,
+) -> (std::result::Result<u32, String>, Option<SipConnection>) {
+    // Over TCP and TLS the registration lives on a connection: open it ourselves, so that a
+    // refusal or an untrusted certificate is reported as such and our Contact can name it.
+    let flow = match inner.connect(registrar).await {
+        Ok(flow) => flow,
+        Err(reason) => return (Err(reason), None),
+    };
+    if let Some(flow) = &flow {
+        // Without a Contact of ours rsipstack registers the connection's address without
+        // `;transport=`, and the registrar would send calls over UDP.
+        let sips = registrar.scheme == Some(rsipstack::sip::Scheme::Sips);
+        match inner.contact(Some(flow.get_addr()), sips) {
+            Ok(uri) => {
+                registration.contact = Some(rsipstack::sip::typed::Contact {
+                    display_name: None,
+                    uri,
+                    params: vec![],
+                })
+            }
+            Err(e) => return (Err(e.to_string()), Some(flow.clone())),
+        }
+    }
+    let outcome = match registration
+        .register(registrar.clone(), Some(inner.config.register_expires))
+        .await
+    {
+        Ok(resp) if resp.status_code.kind() == StatusCodeKind::Successful => {
+            Ok(registration.expires())
+        }
+        Ok(resp) => Err(format!(
+            "{} {}",
+            resp.status_code.code(),
+            resp.status_code.text()
+        )),
+        Err(e) => Err(e.to_string()),
+    };
+    (outcome, flow)
+}
+
+/// Waits `wait` before the next REGISTER. Over TCP and TLS it meanwhile sends a CRLF keep-alive
+/// every [`KEEPALIVE_INTERVAL`] on the registration's connection, and ends early (after a
+/// second) when that connection closes: the registrar can no longer reach us through it, so we
+/// register again on a new one. `false` when the agent stops.
+async fn wait_for_refresh(inner: &Inner, wait: Duration, flow: Option<&SipConnection>) -> bool {
+    let deadline = tokio::time::Instant::now() + wait;
+    let closed = flow.and_then(SipConnection::cancel_token);
+    let flow_closed = async {
+        match &closed {
+            Some(token) => token.cancelled().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(flow_closed);
+    loop {
+        let next = match flow {
+            Some(_) => deadline.min(tokio::time::Instant::now() + KEEPALIVE_INTERVAL),
+            None => deadline,
+        };
+        tokio::select! {
+            _ = inner.cancel.cancelled() => return false,
+            _ = &mut flow_closed => {
+                info!("the registrar's connection closed; registering again");
+                break;
+            }
+            _ = tokio::time::sleep_until(next) => {}
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return true;
+        }
+        if let Some(flow) = flow {
+            let sent = match flow {
+                SipConnection::Tls(c) => c.send_raw(KEEPALIVE_REQUEST).await,
+                SipConnection::Tcp(c) => c.send_raw(KEEPALIVE_REQUEST).await,
+                _ => Ok(()),
+            };
+            if let Err(e) = sent {
+                info!(error = %e, "keep-alive to the registrar failed; registering again");
+                break;
+            }
+        }
+    }
+    // Not at once: a registrar that closes every connection would get a REGISTER loop.
+    tokio::select! {
+        _ = inner.cancel.cancelled() => false,
+        _ = tokio::time::sleep(Duration::from_secs(1)) => true,
     }
 }
 
@@ -1433,15 +1618,42 @@ async fn handle_invite(inner: &Arc<Inner>, mut tx: Transaction) -> Result<()> {
             .map_err(stack("answering 486"));
     }
     let rtp = bind_rtp(inner.local_addr.ip()).await?;
-    let dialog = inner
-        .dialogs
-        .get_or_create_server_invite(
-            &tx,
-            inner.state_sender.clone(),
-            None,
-            Some(inner.contact()?),
-        )
-        .map_err(stack("creating the server dialog"))?;
+    // An INVITE that came over one of our TLS connections is answered with a Contact naming it.
+    let flow = tx.connection.as_ref().map(|c| c.get_addr().clone());
+    let contact = inner.contact(
+        flow.as_ref(),
+        request.uri.scheme == Some(rsipstack::sip::Scheme::Sips),
+    )?;
+    // rsipstack 0.7.14 appends the connection's transport (`;transport=TLS`) to the caller's
+    // Contact, the dialog's remote target, when it makes a server dialog from a TCP or TLS
+    // request. When a proxy record-routed the call that is wrong: our in-dialog requests reach
+    // the proxy by the route set, and their Request-URI must be the Contact as the caller sent
+    // it (RFC 3261 §12.1.1, §12.2.1.1); kamailio sent our BYE to a UDP caller over TLS and
+    // answered 477. Such a dialog is therefore made without the connection (the transaction
+    // keeps it for its answers); the route set's first hop leads back onto the same connection.
+    let proxied = request
+        .headers
+        .iter()
+        .any(|h| matches!(h, Header::RecordRoute(_)));
+    let reliable = tx
+        .connection
+        .as_ref()
+        .is_some_and(SipConnection::is_reliable);
+    let connection = if proxied && reliable {
+        tx.connection.take()
+    } else {
+        None
+    };
+    let created = inner.dialogs.get_or_create_server_invite(
+        &tx,
+        inner.state_sender.clone(),
+        None,
+        Some(contact),
+    );
+    if connection.is_some() {
+        tx.connection = connection;
+    }
+    let dialog = created.map_err(stack("creating the server dialog"))?;
     let server = dialog.clone();
     tx.send_trying()
         .await

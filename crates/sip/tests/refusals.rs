@@ -151,3 +151,32 @@ async fn declined_call_gets_486_or_603_and_closes() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_method_gets_501_also_inside_a_call_that_goes_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (ua, mut events) = agent("127.0.0.1", |_| {}).await;
+    let scenario = scenario(dir.path(), "uac_unknown_method.xml", &[]);
+    let sipp = start_sipp(
+        &scenario,
+        free_port(),
+        free_media_port(),
+        Some(ua.local_addr()),
+        &[],
+    );
+    // sipp sends the INVITE only after its FOOBAR got the 501: the first event is the call.
+    let call_id = wait_for(&mut events, "IncomingCall after the 501", |e| match e {
+        Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
+        other => panic!("the unknown-method request must not be reported: {other:?}"),
+    })
+    .await;
+    ua.answer(&call_id).await.expect("answer");
+    wait_established(&mut events, &call_id).await;
+    let reason = wait_closed(&mut events, &call_id).await;
+    assert_eq!(
+        reason,
+        callpop_sip::CloseReason::RemoteHangup,
+        "the call lasted until sipp's BYE, through the FOOBAR inside it"
+    );
+    expect_sipp_success(sipp, "uac_unknown_method (501 twice, BYE answered 200)").await;
+}

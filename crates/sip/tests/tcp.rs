@@ -82,3 +82,21 @@ async fn inbound_call_over_tcp() {
     );
     expect_sipp_success(sipp, "uac_late_offer over TCP").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_goes_over_tcp() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let scenario = scenario(dir.path(), "uas_message.xml", &[]);
+    // sipp listens on TCP only: a MESSAGE sent over UDP would find nobody and time out.
+    let sipp = start_sipp(&scenario, port, free_media_port(), None, &["-t", "t1"]);
+    let (ua, _events) = agent(&format!("127.0.0.1:{port}"), |c| {
+        c.transport = Transport::Tcp
+    })
+    .await;
+    wait_tcp_listening(port).await;
+    ua.send_message(&format!("sip:bob@127.0.0.1:{port}"), "over TCP")
+        .await
+        .expect("sipp answers 200 over TCP");
+    expect_sipp_success(sipp, "uas_message over TCP").await;
+}

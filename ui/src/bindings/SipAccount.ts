@@ -23,6 +23,11 @@ registrar: string | null,
  */
 transport: Transport, 
 /**
+ * With TLS, a PEM file of CA certificates trusted besides the system's (a PBX with a private
+ * CA); none: the system's only. Absent from accounts saved before TLS.
+ */
+tls_ca_file: string | null, 
+/**
  * Busy handling.
  */
 busy_policy: BusyPolicy, 

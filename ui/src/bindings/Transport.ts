@@ -3,4 +3,4 @@
 /**
  * SIP transport.
  */
-export type Transport = "udp" | "tcp";
+export type Transport = "udp" | "tcp" | "tls";

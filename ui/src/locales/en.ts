@@ -151,6 +151,8 @@ export const en = {
     domain: "Domain",
     registrar: "Registrar (optional)",
     transport: "Transport",
+    tls_ca_file: "CA certificate file (optional)",
+    tls_ca_file_help: "The PBX's certificate is always checked against the system's certificate authorities. For a PBX whose certificate comes from a private CA, give the path of that CA's certificate (PEM).",
     busy_policy: "When busy",
     ring_waiting: "Ring as a waiting call",
     reject486: "Reject (busy)",

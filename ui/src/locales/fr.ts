@@ -153,6 +153,8 @@ export const fr: Strings = {
     domain: "Domaine",
     registrar: "Registrar (facultatif)",
     transport: "Transport",
+    tls_ca_file: "Fichier du certificat d’AC (facultatif)",
+    tls_ca_file_help: "Le certificat du PBX est toujours vérifié auprès des autorités de certification du système. Pour un PBX dont le certificat vient d’une AC privée, indiquez le chemin du certificat de cette AC (PEM).",
     busy_policy: "En cas d’occupation",
     ring_waiting: "Sonner en double appel",
     reject486: "Rejeter (occupé)",

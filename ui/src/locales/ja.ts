@@ -153,6 +153,8 @@ export const ja: Strings = {
     domain: "ドメイン",
     registrar: "レジストラー（任意）",
     transport: "トランスポート",
+    tls_ca_file: "CA 証明書ファイル（任意）",
+    tls_ca_file_help: "PBX の証明書は常にシステムの認証局で検証されます。プライベート CA の証明書を使う PBX の場合は、その CA 証明書（PEM）のパスを指定してください。",
     busy_policy: "通話中の着信",
     ring_waiting: "割込着信として鳴らす",
     reject486: "拒否（話中）",

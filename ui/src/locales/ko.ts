@@ -153,6 +153,8 @@ export const ko: Strings = {
     domain: "도메인",
     registrar: "등록 서버 (선택)",
     transport: "전송 방식",
+    tls_ca_file: "CA 인증서 파일(선택)",
+    tls_ca_file_help: "PBX 인증서는 항상 시스템의 인증 기관으로 검증됩니다. 사설 CA에서 발급한 인증서를 쓰는 PBX라면 그 CA 인증서(PEM)의 경로를 입력하세요.",
     busy_policy: "통화 중일 때",
     ring_waiting: "통화 대기로 울리기",
     reject486: "거절 (통화 중)",

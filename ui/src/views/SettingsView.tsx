@@ -205,7 +205,29 @@ function SipSection() {
         <select id="sip-transport" data-testid="sip-transport" value={account.transport} onChange={(e) => set({ transport: (e.currentTarget as HTMLSelectElement).value as Transport })}>
           <option value="udp">UDP</option>
           <option value="tcp">TCP</option>
+          <option value="tls">TLS</option>
         </select>
+        {account.transport === "tls" ? (
+          <>
+            <label for="sip-tls-ca-file">{t("sipacc.tls_ca_file")}</label>
+            <input
+              id="sip-tls-ca-file"
+              data-testid="sip-tls-ca-file"
+              type="text"
+              autoComplete="off"
+              spellcheck={false}
+              aria-describedby="sip-tls-ca-file-help"
+              value={account.tls_ca_file ?? ""}
+              onInput={(e) => {
+                const v = (e.currentTarget as HTMLInputElement).value;
+                set({ tls_ca_file: v.trim() === "" ? null : v });
+              }}
+            />
+            <p id="sip-tls-ca-file-help" class="muted">
+              {t("sipacc.tls_ca_file_help")}
+            </p>
+          </>
+        ) : null}
         <label for="sip-busy-policy">{t("sipacc.busy_policy")}</label>
         <select id="sip-busy-policy" data-testid="sip-busy-policy" value={account.busy_policy} onChange={(e) => set({ busy_policy: (e.currentTarget as HTMLSelectElement).value as BusyPolicy })}>
           <option value="ring_waiting">{t("sipacc.ring_waiting")}</option>

@@ -1,5 +1,6 @@
 //! One fuzz target over every parser that sees network input: the first byte picks the parser,
-//! the rest is its input. None may panic; an SDP we accept must give an answer that parses back.
+//! the rest is its input. None may panic; an SDP we accept must give an answer that parses back,
+//! and a 501 we give to an unknown method must parse as one.
 #![no_main]
 
 use callpop_sip::identity;
@@ -13,9 +14,23 @@ fuzz_target!(|data: &[u8]| {
     };
     let text = String::from_utf8_lossy(input);
     match selector % 5 {
-        // A whole SIP message, as the stack's UDP transport parses it.
+        // A whole SIP message, as the stack's UDP transport parses it; when our socket answers
+        // it with 501 (an unknown method), that answer must parse as a 501.
         0 => {
             let _ = rsipstack::sip::SipMessage::try_from(input);
+            let source = "127.0.0.1:40000".parse().expect("literal address");
+            if let Some((answer, _)) = callpop_sip::socket::not_implemented(
+                input,
+                source,
+                &std::collections::hash_map::RandomState::new(),
+            ) {
+                match rsipstack::sip::SipMessage::try_from(answer.as_slice()) {
+                    Ok(rsipstack::sip::SipMessage::Response(r)) => {
+                        assert_eq!(r.status_code.code(), 501, "our answer is a 501")
+                    }
+                    other => panic!("our 501 must parse: {other:?}"),
+                }
+            }
         }
         // SDP offer → answer → our answer parses back with the chosen codec.
         1 => {
