@@ -21,7 +21,7 @@ use crate::clock::Clock;
 use crate::events::{CallPhase, LogStatus, Popup, UiEvent};
 use crate::flusher::{FlushConfig, Flusher};
 use crate::history::{self, History, HistoryWrite};
-use crate::lookup::{lookup, Lookup, LookupStatus};
+use crate::lookup::{lookup, CacheWrites, Lookup, LookupStatus};
 use crate::queue::{self, Queue, QueueWrite};
 use crate::sms::SmsJob;
 use crate::telephony::{Direction, EndReason, Telephony, TelephonyCommand, TelephonyEvent};
@@ -304,7 +304,8 @@ impl Engine {
             history.clone(),
             wake.clone(),
         );
-        let mut tasks = vec![history_task, tokio::spawn(flusher.run())];
+        let (cache, cache_task) = crate::lookup::spawn_cache_writer(deps.store.clone());
+        let mut tasks = vec![history_task, cache_task, tokio::spawn(flusher.run())];
 
         let forward = input_tx.clone();
         tasks.push(tokio::spawn(async move {
@@ -346,6 +347,7 @@ impl Engine {
             signed_in,
             history,
             queue,
+            cache,
             calls: HashMap::new(),
             closed: VecDeque::new(),
         };
@@ -390,6 +392,7 @@ struct Loop {
     signed_in: Arc<Notify>,
     history: History,
     queue: Queue,
+    cache: CacheWrites,
     calls: HashMap<String, Call>,
     closed: VecDeque<String>,
 }
@@ -660,8 +663,9 @@ impl Loop {
         .await;
         if !ignored && !caller.digits.is_empty() {
             // The search runs beside the loop: ringing is never blocked by Salesforce.
-            let (store, client, layout) = (
+            let (store, cache, client, layout) = (
                 self.store.clone(),
+                self.cache.clone(),
                 self.client.clone(),
                 self.config.layout.clone(),
             );
@@ -673,7 +677,7 @@ impl Loop {
             let id = call_id.clone();
             tokio::spawn(async move {
                 let lookup = lookup(
-                    &store, &client, &layout, call_type, &caller, now, ttl, timeout,
+                    &store, &cache, &client, &layout, call_type, &caller, now, ttl, timeout,
                 )
                 .await;
                 let _ = tx
@@ -1155,8 +1159,9 @@ impl Loop {
             tracing::info!("SMS without a usable number not logged");
             return;
         }
-        let (store, client, layout) = (
+        let (store, cache, client, layout) = (
             self.store.clone(),
+            self.cache.clone(),
             self.client.clone(),
             self.config.layout.clone(),
         );
@@ -1168,6 +1173,7 @@ impl Loop {
         tokio::spawn(async move {
             let found = lookup(
                 &store,
+                &cache,
                 &client,
                 &layout,
                 CallType::Inbound,

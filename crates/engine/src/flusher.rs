@@ -150,7 +150,11 @@ impl Flusher {
                 }
                 continue;
             }
-            let due = match self.store.outbox().due(now, self.config.batch) {
+            // Reading up to a batch of rows (and decoding their payloads) is work for the
+            // blocking pool, not for a runtime worker a popup may be waiting on.
+            let batch = self.config.batch;
+            let due = match off_loop(&self.store, move |store| store.outbox().due(now, batch)).await
+            {
                 Ok(due) => due,
                 Err(e) => {
                     tracing::error!(error = %e, "reading the outbox failed");
@@ -242,7 +246,11 @@ impl Flusher {
     /// outcome is unknown): creates by `CallObject`, found → done, not found → pending; updates
     /// are idempotent and simply go back to pending.
     async fn resolve_unknown(&mut self, now: DateTime<Utc>) -> Result<(), salesforce::Error> {
-        let unknown = match self.store.outbox().unknown_outcome(now) {
+        let unknown = match off_loop(&self.store, move |store| {
+            store.outbox().unknown_outcome(now)
+        })
+        .await
+        {
             Ok(rows) => rows,
             Err(e) => {
                 tracing::error!(error = %e, "listing in-flight writes failed");

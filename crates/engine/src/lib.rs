@@ -28,7 +28,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{AgentAction, Engine, EngineConfig, EngineDeps, EngineHandle, Input};
 pub use events::{CallPhase, ConnectionState, LogStatus, Popup, UiEvent};
 pub use flusher::{soql_tasks_by_call_objects, FlushConfig};
-pub use lookup::{cache_key, lookup, matches_from_search, Lookup, LookupStatus};
+pub use lookup::{cache_key, matches_from_search, Lookup, LookupStatus};
 pub use telephony::{
     Direction, EndReason, ScriptedTelephony, Telephony, TelephonyCommand, TelephonyEvent,
 };

@@ -10,6 +10,8 @@ use cti::{CallType, CallTypeLayout, Layout, Match, Normalized, RecordRef};
 use salesforce::{Client, ErrorClass, SearchRecord};
 use serde::{Deserialize, Serialize};
 use store::Store;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 /// Where the matches of a lookup came from, or why there are none to trust.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,16 +102,59 @@ pub fn matches_from_search(records: &[SearchRecord], layout: &CallTypeLayout) ->
         .collect()
 }
 
+/// Search results for the match cache.
+#[derive(Debug)]
+pub(crate) struct CachePut {
+    key: String,
+    matches: serde_json::Value,
+    at: DateTime<Utc>,
+}
+
+/// The sending side of the match-cache writer; cheap to clone.
+pub(crate) type CacheWrites = mpsc::UnboundedSender<CachePut>;
+
+/// Starts the match-cache writer: it takes every put waiting and commits them in one
+/// transaction, off the runtime's workers, so that under a burst of calls the cache keeps up
+/// with the searches (one disk sync per batch, not per call) and the next call from a number
+/// finds its results. It ends when every sender is gone, after its last batch.
+pub(crate) fn spawn_cache_writer(store: Arc<Store>) -> (CacheWrites, JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<CachePut>();
+    let task = tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                batch.push(more);
+            }
+            let store = store.clone();
+            let written = tokio::task::spawn_blocking(move || {
+                store
+                    .match_cache()
+                    .put_many(batch.iter().map(|p| (p.key.as_str(), &p.matches, p.at)))
+            })
+            .await;
+            match written {
+                Ok(Ok(())) => {}
+                // The cache only saves a search: a lost put costs one request later.
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not cache the matches"),
+                Err(e) => tracing::error!(error = %e, "match-cache writer failed"),
+            }
+        }
+    });
+    (tx, task)
+}
+
 /// Looks up `caller` for a call of `call_type` at `now`:
 /// 1. a pinned record for the number wins (no request);
 /// 2. cached results younger than `ttl` are used (no request);
 /// 3. otherwise one phone search with [`cti::search_terms`], bounded by `timeout`, ranked with
-///    [`cti::rank_matches`] in the layout's object order and put in the cache.
+///    [`cti::rank_matches`] in the layout's object order and handed to the cache writer.
 ///
 /// Never fails: a store or Salesforce problem comes back as [`LookupStatus::Failed`] or
 /// [`LookupStatus::NotConnected`] with no matches, so the popup can still show the caller.
-pub async fn lookup(
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn lookup(
     store: &Arc<Store>,
+    cache: &CacheWrites,
     client: &Client,
     layout: &Layout,
     call_type: CallType,
@@ -179,23 +224,17 @@ pub async fn lookup(
         &rules.object_names(),
     );
     // The cache write (a durable SQLite commit) is not on the popup's path: the matches go
-    // back to the caller at once and the write completes beside it. One write at a time: under
-    // a burst of calls, waiting writes cost a few bytes each, not a blocking thread each.
+    // back to the caller at once and the writer commits them beside it.
     match serde_json::to_value(&matches) {
         Ok(value) => {
-            let store = Arc::clone(store);
-            tokio::spawn(async move {
-                static CACHE_WRITES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
-                let Ok(_one_at_a_time) = CACHE_WRITES.acquire().await else {
-                    return;
-                };
-                let put = tokio::task::spawn_blocking(move || {
-                    if let Err(e) = store.match_cache().put(&key, &value, now) {
-                        tracing::warn!(error = %e, "could not cache the matches");
-                    }
-                });
-                let _ = put.await;
-            });
+            let put = CachePut {
+                key,
+                matches: value,
+                at: now,
+            };
+            if cache.send(put).is_err() {
+                tracing::debug!("match-cache writer gone; matches not cached");
+            }
         }
         Err(e) => tracing::warn!(error = %e, "could not encode the matches"),
     }

@@ -112,6 +112,30 @@ impl<'a> MatchCache<'a> {
         Ok(())
     }
 
+    /// [`MatchCache::put`] for several numbers in one transaction (one disk sync), in order (a
+    /// later entry for the same number wins). All or nothing.
+    pub fn put_many<'i>(
+        &self,
+        entries: impl IntoIterator<Item = (&'i str, &'i serde_json::Value, DateTime<Utc>)>,
+    ) -> Result<()> {
+        let mut conn = self.store.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO match_cache (number, records, fetched_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (number) DO UPDATE SET records = excluded.records,
+                    fetched_at = excluded.fetched_at",
+            )?;
+            for (number, records, now) in entries {
+                check_number(number)?;
+                let text = encode(records, number)?;
+                stmt.execute(params![number, text, to_ms(now)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Pins the record the agent picked or created for `number`; it replaces any earlier pin.
     pub fn pin(
         &self,
@@ -295,6 +319,45 @@ mod tests {
             stale.records,
             Some(records),
             "stale results are still returned"
+        );
+    }
+
+    #[test]
+    fn put_many_stores_each_number_the_later_entry_winning_and_keeps_pins() {
+        let store = Store::open_in_memory().expect("open");
+        let cache = store.match_cache().with_ttl(Duration::from_secs(60));
+        let pin = json!({"Id": "003PIN"});
+        cache
+            .pin(NUMBER, &pin, PinSource::Picked, t(0))
+            .expect("pin");
+        let (a, b, c) = (json!([{"Id": "003A"}]), json!([{"Id": "003B"}]), json!([]));
+        cache
+            .put_many([
+                (NUMBER, &a, t(1)),
+                ("+33123456789", &c, t(1)),
+                (NUMBER, &b, t(2)),
+            ])
+            .expect("put_many");
+        let hit = cache.lookup(NUMBER, t(3)).expect("lookup").expect("hit");
+        assert_eq!(hit.records, Some(b), "the later entry for a number wins");
+        assert_eq!(hit.fetched_at, Some(t(2)));
+        assert_eq!(hit.pinned.map(|p| p.record), Some(pin), "the pin stays");
+        assert_eq!(
+            cache
+                .lookup("+33123456789", t(3))
+                .expect("lookup")
+                .and_then(|h| h.records),
+            Some(c),
+            "every number of the batch is stored"
+        );
+        let err = cache
+            .put_many([("+15551234567", &a, t(4)), ("", &a, t(4))])
+            .expect_err("an empty number is refused");
+        assert!(matches!(err, Error::InvalidArgument { .. }), "got {err:?}");
+        assert_eq!(
+            cache.lookup("+15551234567", t(4)).expect("lookup"),
+            None,
+            "all or nothing: the batch with a bad entry stored none"
         );
     }
 

@@ -298,29 +298,38 @@ fn record_type(record: &Map<String, Value>) -> Result<&'static str> {
     })
 }
 
-/// Runs one operation per record on a copy of the data, then commits unless `all_or_none` and
-/// something failed. Results are in input order.
+/// Runs one operation per record, results in input order. With `all_or_none` the operations run
+/// on a copy of the data, committed only when every one succeeded; without it each record stands
+/// alone (an operation changes nothing when it fails), so the data is changed in place: a copy
+/// of the whole org per request would cost more with every record the org holds.
 fn run_collection(
     data: &mut Data,
     all_or_none: bool,
     records: &[Value],
     op: impl Fn(&mut Data, &Map<String, Value>) -> Result<String>,
 ) -> Vec<Value> {
-    let mut work = data.clone();
-    let outcomes: Vec<Result<String>> = records
-        .iter()
-        .map(|r| match r {
-            Value::Object(m) => op(&mut work, m),
-            _ => Err(Error::JsonParser {
-                message: "each record must be a JSON object".into(),
-            }),
-        })
-        .collect();
-    let failed = outcomes.iter().any(Result::is_err);
-    let rolled_back = all_or_none && failed;
-    if !rolled_back {
-        *data = work;
-    }
+    let run = |work: &mut Data| -> Vec<Result<String>> {
+        records
+            .iter()
+            .map(|r| match r {
+                Value::Object(m) => op(work, m),
+                _ => Err(Error::JsonParser {
+                    message: "each record must be a JSON object".into(),
+                }),
+            })
+            .collect()
+    };
+    let (outcomes, rolled_back) = if all_or_none {
+        let mut work = data.clone();
+        let outcomes = run(&mut work);
+        let failed = outcomes.iter().any(Result::is_err);
+        if !failed {
+            *data = work;
+        }
+        (outcomes, failed)
+    } else {
+        (run(data), false)
+    };
     outcomes
         .into_iter()
         .map(|outcome| match outcome {
