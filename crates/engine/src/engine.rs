@@ -574,18 +574,22 @@ impl Loop {
             segment: None,
         };
         let key = crate::lookup::cache_key(&caller);
-        let remembered = if key.is_empty() {
+        // Read once: the pin is remembered for the log, and the search beside the loop starts
+        // from the same row (a warm call then reads the cache only here).
+        let cached = if key.is_empty() {
             None
         } else {
             self.store
                 .match_cache()
+                .with_ttl(self.config.match_ttl)
                 .lookup(&key, now)
                 .ok()
-                .flatten()
-                .and_then(|c| c.pinned)
-                .and_then(|p| serde_json::from_value::<Match>(p.record).ok())
-                .map(|m| (m.record, m.name))
         };
+        let remembered = cached
+            .as_ref()
+            .and_then(|c| c.as_ref()?.pinned.clone())
+            .and_then(|p| serde_json::from_value::<Match>(p.record).ok())
+            .map(|m| (m.record, m.name));
         let wrap = (!ignored).then(|| {
             let log = CallLog {
                 call_id: call_id.clone(),
@@ -677,7 +681,7 @@ impl Loop {
             let id = call_id.clone();
             tokio::spawn(async move {
                 let lookup = lookup(
-                    &store, &cache, &client, &layout, call_type, &caller, now, ttl, timeout,
+                    &store, &cache, &client, &layout, call_type, &caller, now, ttl, timeout, cached,
                 )
                 .await;
                 let _ = tx
@@ -1181,6 +1185,7 @@ impl Loop {
                 now,
                 ttl,
                 timeout,
+                None,
             )
             .await;
             let who = found

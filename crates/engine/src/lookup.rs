@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use cti::{CallType, CallTypeLayout, Layout, Match, Normalized, RecordRef};
 use salesforce::{Client, ErrorClass, SearchRecord};
 use serde::{Deserialize, Serialize};
-use store::Store;
+use store::{CachedMatch, Store};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -143,7 +143,8 @@ pub(crate) fn spawn_cache_writer(store: Arc<Store>) -> (CacheWrites, JoinHandle<
     (tx, task)
 }
 
-/// Looks up `caller` for a call of `call_type` at `now`:
+/// Looks up `caller` for a call of `call_type` at `now` (`prefetched`: the cache row, when the
+/// caller has just read it with the same `ttl`):
 /// 1. a pinned record for the number wins (no request);
 /// 2. cached results younger than `ttl` are used (no request);
 /// 3. otherwise one phone search with [`cti::search_terms`], bounded by `timeout`, ranked with
@@ -162,9 +163,14 @@ pub(crate) async fn lookup(
     now: DateTime<Utc>,
     ttl: Duration,
     timeout: Duration,
+    prefetched: Option<Option<CachedMatch>>,
 ) -> Lookup {
     let key = cache_key(caller);
-    match store.match_cache().with_ttl(ttl).lookup(&key, now) {
+    let cached = match prefetched {
+        Some(cached) => Ok(cached),
+        None => store.match_cache().with_ttl(ttl).lookup(&key, now),
+    };
+    match cached {
         Ok(Some(cached)) => {
             if let Some(pinned) = cached.pinned {
                 match serde_json::from_value::<Match>(pinned.record) {
