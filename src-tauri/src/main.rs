@@ -17,13 +17,18 @@ mod tray;
 
 use clap::Parser;
 
+/// What is logged unless `RUST_LOG` says otherwise: our own `info`, and only warnings from the
+/// SIP stack, which logs every SIP message whole at `info` (digest `Authorization` headers, SMS
+/// text, callers' numbers): none of that belongs in a log file.
+const DEFAULT_LOG: &str = "info,rsipstack=warn";
+
 fn main() -> std::process::ExitCode {
     let args = cli::Args::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG)),
         )
         .init();
     match shell::run(args) {
@@ -32,5 +37,51 @@ fn main() -> std::process::ExitCode {
             eprintln!("callpop: {err:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    /// Collects what the subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_default_log_keeps_whole_sip_messages_out() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_env_filter(tracing_subscriber::EnvFilter::new(super::DEFAULT_LOG))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(
+                target: "rsipstack::transport::udp",
+                raw_message = "REGISTER sip:pbx SIP/2.0\r\nAuthorization: Digest response=\"6629fae49393a05397450978507c4ef1\"",
+                "udp send"
+            );
+            tracing::warn!(target: "rsipstack::transport::udp", "stack warning");
+            tracing::info!(target: "callpop::shell", "panel ready");
+        });
+        let log = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+        assert!(
+            !log.contains("Authorization") && !log.contains("udp send"),
+            "the SIP stack's whole messages are not logged: {log}"
+        );
+        assert!(log.contains("stack warning"), "its warnings are: {log}");
+        assert!(log.contains("panel ready"), "our own info lines are: {log}");
     }
 }
