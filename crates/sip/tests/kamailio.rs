@@ -253,6 +253,63 @@ async fn wait_listening(dir: &Path, port: u16) {
     }
 }
 
+/// kamailio with UDP on one port and TLS on another, its certificate signed by a test CA (all
+/// files in `dir`), listening: the UDP port, the TLS port, the TLS files, the CA file, kamailio.
+async fn kamailio_with_tls(dir: &Path) -> (u16, u16, TlsListener, PathBuf, Kamailio) {
+    let (port, tls_port) = (free_port(), free_tcp_port());
+    let (listener, ca_file) = test_pki(dir, tls_port);
+    let proxy = start_kamailio(dir, port, Some(&listener));
+    wait_listening(dir, tls_port).await;
+    (port, tls_port, listener, ca_file, proxy)
+}
+
+/// Our agent, to register for 120 s over TLS with `127.0.0.1:tls_port`, trusting `ca_file`
+/// besides the system's CA certificates.
+async fn tls_agent(
+    tls_port: u16,
+    ca_file: Option<PathBuf>,
+) -> (
+    callpop_sip::UserAgent,
+    tokio::sync::mpsc::UnboundedReceiver<Event>,
+) {
+    agent(&format!("127.0.0.1:{tls_port}"), |c| {
+        c.user = "callpop".into();
+        c.register_expires = 120;
+        c.transport = Transport::Tls;
+        c.tls_ca_file = ca_file;
+        // See the UDP test: a credential makes rsipstack name the user in the REGISTER's To.
+        c.password = Some(Password::new(format!("unused-{}", std::process::id())));
+    })
+    .await
+}
+
+/// sipp calls our address of record over UDP through the proxy on `proxy_port`, playing
+/// `scenario_name` (one of the `uac_via_proxy*` scenarios).
+fn sipp_calls_through(dir: &Path, proxy_port: u16, scenario_name: &str) -> Child {
+    let scenario = scenario(dir, scenario_name, &[]);
+    let proxy: SocketAddr = format!("127.0.0.1:{proxy_port}")
+        .parse()
+        .expect("proxy address");
+    start_sipp(&scenario, free_port(), free_media_port(), Some(proxy), &[])
+}
+
+/// Waits for the call relayed to us (`what` names it in a failure), answers it and waits until
+/// it is established; returns its id and its caller.
+async fn answer_relayed_call(
+    ua: &callpop_sip::UserAgent,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
+    what: &str,
+) -> (String, callpop_sip::identity::Party) {
+    let (call_id, from) = wait_for(events, what, |e| match e {
+        Event::IncomingCall { call_id, from, .. } => Some((call_id.clone(), from.clone())),
+        _ => None,
+    })
+    .await;
+    ua.answer(&call_id).await.expect("answer the relayed call");
+    wait_established(events, &call_id).await;
+    (call_id, from)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_through_kamailio_then_receive_a_call_routed_by_it() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -283,34 +340,15 @@ async fn register_through_kamailio_then_receive_a_call_routed_by_it() {
         panic!("kamailio exited early: {status}");
     }
 
-    let scenario = scenario(dir.path(), "uac_via_proxy.xml", &[]);
-    let sipp = start_sipp(
-        &scenario,
-        free_port(),
-        free_media_port(),
-        Some(registrar.parse().expect("proxy address")),
-        &[],
-    );
-    let (call_id, from) = wait_for(&mut events, "IncomingCall through kamailio", |e| match e {
-        Event::IncomingCall { call_id, from, .. } => Some((call_id.clone(), from.clone())),
-        _ => None,
-    })
-    .await;
+    let sipp = sipp_calls_through(dir.path(), port, "uac_via_proxy.xml");
+    let (call_id, from) =
+        answer_relayed_call(&ua, &mut events, "IncomingCall through kamailio").await;
     assert!(
         from.uri.starts_with("sip:+14155550100@"),
         "the caller is sipp's From, relayed unchanged: {}",
         from.uri
     );
-    ua.answer(&call_id).await.expect("answer the relayed call");
-    wait_established(&mut events, &call_id).await;
-    let reason = wait_for(&mut events, "Closed by sipp's BYE", |e| match e {
-        Event::Closed {
-            call_id: id,
-            reason,
-        } if *id == call_id => Some(reason.clone()),
-        _ => None,
-    })
-    .await;
+    let reason = wait_closed(&mut events, &call_id).await;
     assert_eq!(
         reason,
         CloseReason::RemoteHangup,
@@ -343,22 +381,8 @@ async fn register_over_tcp_then_receive_a_call_kamailio_sends_over_tcp() {
     })
     .await;
     // Our binding says `;transport=tcp`: the call reaches us over TCP, not over UDP.
-    let scenario = scenario(dir.path(), "uac_via_proxy.xml", &[]);
-    let registrar: SocketAddr = format!("127.0.0.1:{port}").parse().expect("proxy address");
-    let sipp = start_sipp(
-        &scenario,
-        free_port(),
-        free_media_port(),
-        Some(registrar),
-        &[],
-    );
-    let call_id = wait_for(&mut events, "IncomingCall over TCP", |e| match e {
-        Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
-        _ => None,
-    })
-    .await;
-    ua.answer(&call_id).await.expect("answer the relayed call");
-    wait_established(&mut events, &call_id).await;
+    let sipp = sipp_calls_through(dir.path(), port, "uac_via_proxy.xml");
+    let (call_id, _) = answer_relayed_call(&ua, &mut events, "IncomingCall over TCP").await;
     let reason = wait_closed(&mut events, &call_id).await;
     assert_eq!(
         reason,
@@ -372,19 +396,8 @@ async fn register_over_tcp_then_receive_a_call_kamailio_sends_over_tcp() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_over_tls_then_receive_a_call_relayed_over_that_connection() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (port, tls_port) = (free_port(), free_tcp_port());
-    let (listener, ca_file) = test_pki(dir.path(), tls_port);
-    let mut proxy = start_kamailio(dir.path(), port, Some(&listener));
-    wait_listening(dir.path(), tls_port).await;
-    let (ua, mut events) = agent(&format!("127.0.0.1:{tls_port}"), |c| {
-        c.user = "callpop".into();
-        c.register_expires = 120;
-        c.transport = Transport::Tls;
-        c.tls_ca_file = Some(ca_file.clone());
-        // See the UDP test: a credential makes rsipstack name the user in the REGISTER's To.
-        c.password = Some(Password::new(format!("unused-{}", std::process::id())));
-    })
-    .await;
+    let (port, tls_port, _listener, ca_file, mut proxy) = kamailio_with_tls(dir.path()).await;
+    let (ua, mut events) = tls_agent(tls_port, Some(ca_file)).await;
     ua.register().expect("registration starts");
     let expires = wait_for(&mut events, "Registered over TLS", |e| match e {
         Event::Registered { expires } => Some(*expires),
@@ -402,29 +415,13 @@ async fn register_over_tls_then_receive_a_call_relayed_over_that_connection() {
 
     // sipp calls over UDP; kamailio finds our TLS binding and relays the INVITE (and the ACK)
     // over the connection we registered on: we listen on no TLS port it could open another to.
-    let scenario = scenario(dir.path(), "uac_via_proxy_callee_hangs_up.xml", &[]);
-    let registrar: SocketAddr = format!("127.0.0.1:{port}").parse().expect("proxy address");
-    let sipp = start_sipp(
-        &scenario,
-        free_port(),
-        free_media_port(),
-        Some(registrar),
-        &[],
+    let sipp = sipp_calls_through(dir.path(), port, "uac_via_proxy_callee_hangs_up.xml");
+    let (call_id, from) = answer_relayed_call(&ua, &mut events, "IncomingCall over TLS").await;
+    assert!(
+        from.uri.starts_with("sip:+14155550100@"),
+        "the caller is sipp's From, relayed unchanged: {}",
+        from.uri
     );
-    let call_id = wait_for(&mut events, "IncomingCall over TLS", |e| match e {
-        Event::IncomingCall { call_id, from, .. } => {
-            assert!(
-                from.uri.starts_with("sip:+14155550100@"),
-                "the caller is sipp's From, relayed unchanged: {}",
-                from.uri
-            );
-            Some(call_id.clone())
-        }
-        _ => None,
-    })
-    .await;
-    ua.answer(&call_id).await.expect("answer the relayed call");
-    wait_established(&mut events, &call_id).await;
     // Our BYE follows the Record-Route set: to kamailio's TLS side, on the same connection.
     ua.hangup(&call_id).await.expect("BYE over TLS");
     let reason = wait_closed(&mut events, &call_id).await;
@@ -443,17 +440,9 @@ async fn register_over_tls_then_receive_a_call_relayed_over_that_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_registration_with_an_untrusted_certificate_fails_saying_why_and_no_call_reaches_us() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (port, tls_port) = (free_port(), free_tcp_port());
-    let (listener, _ca_file) = test_pki(dir.path(), tls_port);
-    let mut proxy = start_kamailio(dir.path(), port, Some(&listener));
-    wait_listening(dir.path(), tls_port).await;
+    let (port, tls_port, _listener, _ca_file, mut proxy) = kamailio_with_tls(dir.path()).await;
     // The system's CA certificates only: the test CA is not among them.
-    let (ua, mut events) = agent(&format!("127.0.0.1:{tls_port}"), |c| {
-        c.user = "callpop".into();
-        c.transport = Transport::Tls;
-        c.password = Some(Password::new(format!("unused-{}", std::process::id())));
-    })
-    .await;
+    let (ua, mut events) = tls_agent(tls_port, None).await;
     ua.register().expect("registration starts");
     let reason = wait_for(&mut events, "RegistrationFailed", |e| match e {
         Event::RegistrationFailed { reason } => Some(reason.clone()),
@@ -470,15 +459,7 @@ async fn tls_registration_with_an_untrusted_certificate_fails_saying_why_and_no_
         "the status the UI shows names the address and the certificate problem"
     );
 
-    let scenario = scenario(dir.path(), "uac_via_proxy_not_found.xml", &[]);
-    let registrar: SocketAddr = format!("127.0.0.1:{port}").parse().expect("proxy address");
-    let sipp = start_sipp(
-        &scenario,
-        free_port(),
-        free_media_port(),
-        Some(registrar),
-        &[],
-    );
+    let sipp = sipp_calls_through(dir.path(), port, "uac_via_proxy_not_found.xml");
     expect_sipp_success(
         sipp,
         "uac_via_proxy_not_found (kamailio has no binding: 404)",
@@ -496,19 +477,9 @@ async fn tls_registration_with_an_untrusted_certificate_fails_saying_why_and_no_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_registration_is_renewed_on_a_new_connection_when_the_registrar_restarts() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (port, tls_port) = (free_port(), free_tcp_port());
-    let (listener, ca_file) = test_pki(dir.path(), tls_port);
-    let mut proxy = start_kamailio(dir.path(), port, Some(&listener));
-    wait_listening(dir.path(), tls_port).await;
-    let (ua, mut events) = agent(&format!("127.0.0.1:{tls_port}"), |c| {
-        c.user = "callpop".into();
-        // The refresh is 90 s away: only the closed connection can make us register again.
-        c.register_expires = 120;
-        c.transport = Transport::Tls;
-        c.tls_ca_file = Some(ca_file.clone());
-        c.password = Some(Password::new(format!("unused-{}", std::process::id())));
-    })
-    .await;
+    let (port, tls_port, listener, ca_file, mut proxy) = kamailio_with_tls(dir.path()).await;
+    // The refresh is 90 s away: only the closed connection can make us register again.
+    let (ua, mut events) = tls_agent(tls_port, Some(ca_file)).await;
     ua.register().expect("registration starts");
     wait_for(&mut events, "Registered over TLS", |e| {
         matches!(e, Event::Registered { .. }).then_some(())
@@ -525,26 +496,9 @@ async fn tls_registration_is_renewed_on_a_new_connection_when_the_registrar_rest
     })
     .await;
 
-    let scenario = scenario(dir.path(), "uac_via_proxy.xml", &[]);
-    let registrar: SocketAddr = format!("127.0.0.1:{port}").parse().expect("proxy address");
-    let sipp = start_sipp(
-        &scenario,
-        free_port(),
-        free_media_port(),
-        Some(registrar),
-        &[],
-    );
-    let call_id = wait_for(
-        &mut events,
-        "IncomingCall on the new connection",
-        |e| match e {
-            Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
-            _ => None,
-        },
-    )
-    .await;
-    ua.answer(&call_id).await.expect("answer");
-    wait_established(&mut events, &call_id).await;
+    let sipp = sipp_calls_through(dir.path(), port, "uac_via_proxy.xml");
+    let (call_id, _) =
+        answer_relayed_call(&ua, &mut events, "IncomingCall on the new connection").await;
     let reason = wait_closed(&mut events, &call_id).await;
     assert_eq!(
         reason,
@@ -558,22 +512,14 @@ async fn tls_registration_is_renewed_on_a_new_connection_when_the_registrar_rest
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_registration_with_an_unusable_ca_file_fails_naming_it() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (port, tls_port) = (free_port(), free_tcp_port());
-    let (listener, _ca_file) = test_pki(dir.path(), tls_port);
-    let proxy = start_kamailio(dir.path(), port, Some(&listener));
-    wait_listening(dir.path(), tls_port).await;
+    let (_port, tls_port, listener, _ca_file, proxy) = kamailio_with_tls(dir.path()).await;
     // The server's key where the CA's certificate should be: no CERTIFICATE block.
     let wrong_file = listener.private_key.clone();
     assert!(
         callpop_sip::check_ca_file(&wrong_file).is_err(),
         "the settings can tell before saving"
     );
-    let (ua, mut events) = agent(&format!("127.0.0.1:{tls_port}"), |c| {
-        c.user = "callpop".into();
-        c.transport = Transport::Tls;
-        c.tls_ca_file = Some(wrong_file.clone());
-    })
-    .await;
+    let (ua, mut events) = tls_agent(tls_port, Some(wrong_file)).await;
     ua.register().expect("registration starts");
     let reason = wait_for(&mut events, "RegistrationFailed", |e| match e {
         Event::RegistrationFailed { reason } => Some(reason.clone()),
