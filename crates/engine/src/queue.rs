@@ -357,19 +357,25 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_write_the_disk_cannot_take_yet_is_kept_and_tried_again_in_order() {
+    /// A store on disk whose inserts into `table` fail, as on a failing disk, until the
+    /// returned second connection runs `DROP TRIGGER trouble`.
+    fn troubled_store(table: &str) -> (tempfile::TempDir, Arc<Store>, rusqlite::Connection) {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("callpop.db");
         let store = Arc::new(Store::open(&path).expect("store"));
-        // Another connection makes every outbox insert fail, as a failing disk would.
         let other = rusqlite::Connection::open(&path).expect("second connection");
         other
-            .execute_batch(
-                "CREATE TRIGGER trouble BEFORE INSERT ON outbox
-                 BEGIN SELECT RAISE(ABORT, 'disk trouble'); END;",
-            )
+            .execute_batch(&format!(
+                "CREATE TRIGGER trouble BEFORE INSERT ON {table}
+                 BEGIN SELECT RAISE(ABORT, 'disk trouble'); END;"
+            ))
             .expect("trigger");
+        (dir, store, other)
+    }
+
+    #[tokio::test]
+    async fn a_write_the_disk_cannot_take_yet_is_kept_and_tried_again_in_order() {
+        let (_dir, store, other) = troubled_store("outbox");
         let (ui_tx, mut ui_rx) = mpsc::channel(16);
         let (history, mut history_rx) = mpsc::unbounded_channel();
         let (queue, task) = spawn(store.clone(), ui_tx, history, Arc::new(Notify::new()));
@@ -445,16 +451,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_sms_the_disk_cannot_take_yet_is_kept_and_logged_in_order_with_its_day() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("callpop.db");
-        let store = Arc::new(Store::open(&path).expect("store"));
-        let other = rusqlite::Connection::open(&path).expect("second connection");
-        other
-            .execute_batch(
-                "CREATE TRIGGER trouble BEFORE INSERT ON sms_days
-                 BEGIN SELECT RAISE(ABORT, 'disk trouble'); END;",
-            )
-            .expect("trigger");
+        let (_dir, store, other) = troubled_store("sms_days");
         let (ui_tx, mut ui_rx) = mpsc::channel(16);
         let (history, _history_rx) = mpsc::unbounded_channel();
         let (queue, task) = spawn(store.clone(), ui_tx, history, Arc::new(Notify::new()));
