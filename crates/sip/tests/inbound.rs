@@ -171,14 +171,7 @@ async fn assert_options_answered(socket: &tokio::net::UdpSocket, ua: SocketAddr)
 async fn sipp_cancel_before_answer_gets_487_and_closes() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (ua, mut events) = agent("127.0.0.1", |_| {}).await;
-    let scenario = scenario(dir.path(), "uac_cancel.xml", &[]);
-    let sipp = start_sipp(
-        &scenario,
-        free_port(),
-        free_media_port(),
-        Some(ua.local_addr()),
-        &[],
-    );
+    let sipp = sipp_against(&ua, dir.path(), "uac_cancel.xml");
     let (call_id, from) = wait_for(&mut events, "IncomingCall", |e| match e {
         Event::IncomingCall { call_id, from, .. } => Some((call_id.clone(), from.clone())),
         _ => None,

@@ -17,14 +17,7 @@ use common::*;
 async fn peer_dtmf_is_reported_once_per_digit_and_peer_hold_is_answered_recvonly() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (ua, mut events) = agent("127.0.0.1", |_| {}).await;
-    let scenario = scenario(dir.path(), "uac_incall.xml", &[]);
-    let sipp = start_sipp(
-        &scenario,
-        free_port(),
-        free_media_port(),
-        Some(ua.local_addr()),
-        &[],
-    );
+    let sipp = sipp_against(&ua, dir.path(), "uac_incall.xml");
     let (call_id, waiting) = wait_for(&mut events, "IncomingCall", |e| match e {
         Event::IncomingCall {
             call_id, waiting, ..

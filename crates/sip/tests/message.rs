@@ -11,14 +11,7 @@ const TEXT: &str = "こんにちは、안녕하세요";
 async fn message_from_sipp_arrives_intact() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (ua, mut events) = agent("127.0.0.1", |_| {}).await;
-    let scenario = scenario(dir.path(), "uac_message.xml", &[]);
-    let sipp = start_sipp(
-        &scenario,
-        free_port(),
-        free_media_port(),
-        Some(ua.local_addr()),
-        &[],
-    );
+    let sipp = sipp_against(&ua, dir.path(), "uac_message.xml");
     let (from, text) = wait_for(&mut events, "MessageReceived", |e| match e {
         Event::MessageReceived { from, text } => Some((from.clone(), text.clone())),
         _ => None,

@@ -156,14 +156,7 @@ async fn declined_call_gets_486_or_603_and_closes() {
 async fn unknown_method_gets_501_also_inside_a_call_that_goes_on() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (ua, mut events) = agent("127.0.0.1", |_| {}).await;
-    let scenario = scenario(dir.path(), "uac_unknown_method.xml", &[]);
-    let sipp = start_sipp(
-        &scenario,
-        free_port(),
-        free_media_port(),
-        Some(ua.local_addr()),
-        &[],
-    );
+    let sipp = sipp_against(&ua, dir.path(), "uac_unknown_method.xml");
     // sipp sends the INVITE only after its FOOBAR got the 501: the first event is the call.
     let call_id = wait_for(&mut events, "IncomingCall after the 501", |e| match e {
         Event::IncomingCall { call_id, .. } => Some(call_id.clone()),

@@ -32,14 +32,7 @@ async fn second_call_rings_as_waiting() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (ua, mut events, first_call, first) =
         agent_in_a_call(dir.path(), BusyPolicy::RingWaiting).await;
-    let scenario = scenario(dir.path(), "uac_cancel.xml", &[]);
-    let second = start_sipp(
-        &scenario,
-        free_port(),
-        free_media_port(),
-        Some(ua.local_addr()),
-        &[],
-    );
+    let second = sipp_against(&ua, dir.path(), "uac_cancel.xml");
     let (second_call, waiting) = wait_for(&mut events, "IncomingCall", |e| match e {
         Event::IncomingCall {
             call_id, waiting, ..
@@ -66,14 +59,7 @@ async fn second_call_gets_486_when_the_policy_says_so() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (ua, mut events, first_call, first) =
         agent_in_a_call(dir.path(), BusyPolicy::Reject486).await;
-    let scenario = scenario(dir.path(), "uac_busy.xml", &[]);
-    let second = start_sipp(
-        &scenario,
-        free_port(),
-        free_media_port(),
-        Some(ua.local_addr()),
-        &[],
-    );
+    let second = sipp_against(&ua, dir.path(), "uac_busy.xml");
     expect_sipp_success(second, "uac_busy (expects 486 Busy Here)").await;
     while let Ok(event) = events.try_recv() {
         assert!(

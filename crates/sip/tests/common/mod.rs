@@ -58,6 +58,19 @@ pub fn scenario(dir: &Path, name: &str, replacements: &[(&str, &str)]) -> PathBu
     path
 }
 
+/// sipp plays the scenario `name` (as written, no replacements) against our agent `ua`, from a
+/// free SIP port and free media ports.
+pub fn sipp_against(ua: &UserAgent, dir: &Path, name: &str) -> Child {
+    let scenario = scenario(dir, name, &[]);
+    start_sipp(
+        &scenario,
+        free_port(),
+        free_media_port(),
+        Some(ua.local_addr()),
+        &[],
+    )
+}
+
 /// Starts sipp on `sip_port` with `scenario`, one call, talking to `remote` (None for a server).
 pub fn start_sipp(
     scenario: &Path,
