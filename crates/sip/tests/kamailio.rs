@@ -239,18 +239,13 @@ fn free_tcp_port() -> u16 {
 /// Waits until kamailio accepts TCP connections on `port` (its TCP or TLS listener), so that
 /// the first REGISTER meets it; fails after [`WAIT`] with kamailio's log.
 async fn wait_listening(dir: &Path, port: u16) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
+    wait_tcp_listening(port, || {
+        format!(
             "kamailio never listened on TCP port {port}; its log:\n{}",
             kamailio_log(dir)
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+        )
+    })
+    .await;
 }
 
 /// kamailio with UDP on one port and TLS on another, its certificate signed by a test CA (all

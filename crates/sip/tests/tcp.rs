@@ -5,21 +5,6 @@ mod common;
 use callpop_sip::{CloseReason, Event, Transport};
 use common::*;
 
-/// Waits until something accepts TCP connections on 127.0.0.1:`port`; fails after [`WAIT`].
-async fn wait_tcp_listening(port: u16) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "sipp never listened on TCP port {port}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbound_call_over_tcp() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -32,7 +17,10 @@ async fn outbound_call_over_tcp() {
     .await;
     // Over TCP a refused connection fails the INVITE at once (no retransmission covers a slow
     // sipp start): wait until sipp listens.
-    wait_tcp_listening(sipp_port).await;
+    wait_tcp_listening(sipp_port, || {
+        format!("sipp never listened on TCP port {sipp_port}")
+    })
+    .await;
     let call_id = ua
         .dial(&format!("sip:bob@127.0.0.1:{sipp_port}"))
         .await
@@ -94,7 +82,7 @@ async fn message_goes_over_tcp() {
         c.transport = Transport::Tcp
     })
     .await;
-    wait_tcp_listening(port).await;
+    wait_tcp_listening(port, || format!("sipp never listened on TCP port {port}")).await;
     ua.send_message(&format!("sip:bob@127.0.0.1:{port}"), "over TCP")
         .await
         .expect("sipp answers 200 over TCP");

@@ -58,6 +58,19 @@ pub fn scenario(dir: &Path, name: &str, replacements: &[(&str, &str)]) -> PathBu
     path
 }
 
+/// Waits until something accepts TCP connections on 127.0.0.1:`port`; fails after [`WAIT`]
+/// saying `what_failed()` (who never listened, and what tells why).
+pub async fn wait_tcp_listening(port: u16, what_failed: impl Fn() -> String) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "{}", what_failed());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// sipp plays the scenario `name` (as written, no replacements) against our agent `ua`, from a
 /// free SIP port and free media ports.
 pub fn sipp_against(ua: &UserAgent, dir: &Path, name: &str) -> Child {
