@@ -2,8 +2,9 @@
 //! client or `app-api`; errors come back as one sentence for the agent.
 
 use app_api::{
-    AgentAction, AppSettings, AudioChoice, AudioDevices, ConnectionCheck, DialTarget, HistoryRow,
-    Layout, Match, SalesforceSettings, SfEnvironment, SipAccount, SmsItem, SmsThread, Snapshot,
+    AgentAction, AppSettings, AudioChoice, AudioDevices, ConnectionCheck, DialTarget, Failure,
+    HistoryRow, Layout, Match, SalesforceSettings, SfEnvironment, SipAccount, SmsItem, SmsThread,
+    Snapshot,
 };
 use chrono::Utc;
 use engine::Input;
@@ -14,7 +15,7 @@ use tauri_plugin_opener::OpenerExt;
 use crate::backend::{self, keys, lock};
 use crate::shell::{self, Shell};
 
-type Reply<T> = Result<T, String>;
+type Reply<T> = Result<T, Failure>;
 
 /// The handler of every command (listed once; `build.rs` lists the same names for the ACL).
 pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
@@ -48,8 +49,10 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
     ]
 }
 
-fn stored_fail(err: store::Error) -> String {
-    format!("Callpop could not save this on disk: {err}.")
+fn stored_fail(err: store::Error) -> Failure {
+    Failure::NotStored {
+        detail: err.to_string(),
+    }
 }
 
 #[tauri::command]
@@ -87,7 +90,7 @@ async fn act(shell: State<'_, Shell>, action: AgentAction) -> Reply<()> {
 #[tauri::command]
 fn dial_preview(shell: State<'_, Shell>, input: String) -> Reply<DialTarget> {
     let behaviour = lock(&shell.backend.settings).behaviour.clone();
-    app_api::dial_target(&input, &behaviour).map_err(|e| e.to_string())
+    app_api::dial_target(&input, &behaviour).map_err(Failure::from)
 }
 
 #[tauri::command]
@@ -99,14 +102,16 @@ async fn dial(shell: State<'_, Shell>, number: String) -> Reply<()> {
 async fn search_records(shell: State<'_, Shell>, query: String) -> Reply<Vec<Match>> {
     let query = query.trim().to_owned();
     if query.chars().count() < 2 {
-        return Err("Type at least two letters of a name to search.".into());
+        return Err(Failure::NameTooShort);
     }
     let records = shell
         .backend
         .client
         .search_name(&[query])
         .await
-        .map_err(|e| format!("The search in Salesforce failed: {e}."))?;
+        .map_err(|e| Failure::SearchFailed {
+            detail: e.to_string(),
+        })?;
     let layout = lock(&shell.backend.layout).inbound.clone();
     Ok(engine::matches_from_search(&records, &layout))
 }
@@ -119,7 +124,9 @@ fn history(shell: State<'_, Shell>, limit: u32) -> Reply<Vec<HistoryRow>> {
         .store
         .calls()
         .recent(limit.min(1000) as usize)
-        .map_err(|e| format!("The call history could not be read: {e}."))?;
+        .map_err(|e| Failure::HistoryUnreadable {
+            detail: e.to_string(),
+        })?;
     Ok(calls
         .iter()
         .map(|c| app_api::history_row(c, region))
@@ -135,8 +142,10 @@ async fn retry_log(shell: State<'_, Shell>, call_object: String) -> Reply<()> {
 const SMS_THREADS: usize = 200;
 const SMS_DAYS: usize = 90;
 
-fn sms_history_fail(err: store::Error) -> String {
-    format!("The SMS history could not be read: {err}.")
+fn sms_history_fail(err: store::Error) -> Failure {
+    Failure::SmsHistoryUnreadable {
+        detail: err.to_string(),
+    }
 }
 
 #[tauri::command]
@@ -170,7 +179,7 @@ fn sms_messages(shell: State<'_, Shell>, number: String) -> Reply<Vec<SmsItem>> 
 #[tauri::command]
 async fn send_sms(shell: State<'_, Shell>, to: String, text: String) -> Reply<()> {
     if text.trim().is_empty() {
-        return Err("Type a message to send.".into());
+        return Err(Failure::EmptyMessage);
     }
     shell.act(AgentAction::SendSms { to, text }).await
 }
@@ -186,11 +195,8 @@ fn save_settings(
     shell: State<'_, Shell>,
     mut settings: AppSettings,
 ) -> Reply<AppSettings> {
-    let region = cti::Region::parse(&settings.region).map_err(|_| {
-        format!(
-            "{:?} is not a region code (JP, FR, KR, US …).",
-            settings.region
-        )
+    let region = cti::Region::parse(&settings.region).map_err(|_| Failure::BadRegion {
+        region: settings.region.clone(),
     })?;
     settings.region = region.as_str().to_owned();
     settings.behaviour.default_region = region;
@@ -198,7 +204,9 @@ fn save_settings(
         .behaviour
         .internal_rule
         .validate()
-        .map_err(|e| format!("Internal numbers: {e}."))?;
+        .map_err(|e| Failure::BadInternalNumbers {
+            detail: e.to_string(),
+        })?;
     shell
         .backend
         .store
@@ -217,9 +225,9 @@ fn layout(shell: State<'_, Shell>) -> Layout {
 }
 
 fn keep_layout(shell: &Shell, layout: Layout) -> Reply<Layout> {
-    layout
-        .validate()
-        .map_err(|e| format!("The layout was not saved: {e}."))?;
+    layout.validate().map_err(|e| Failure::LayoutNotSaved {
+        detail: e.to_string(),
+    })?;
     shell
         .backend
         .store
@@ -237,8 +245,8 @@ fn save_layout(shell: State<'_, Shell>, layout: Layout) -> Reply<Layout> {
 
 #[tauri::command]
 fn import_layout(shell: State<'_, Shell>, text: String) -> Reply<Layout> {
-    let layout = cti::layout::import(&text).map_err(|e| {
-        format!("The layout file was not imported (the current layout stays): {e}.")
+    let layout = cti::layout::import(&text).map_err(|e| Failure::LayoutNotImported {
+        detail: e.to_string(),
     })?;
     keep_layout(&shell, layout)
 }
@@ -259,9 +267,13 @@ async fn sf_sign_in(
     shell: State<'_, Shell>,
     environment: SfEnvironment,
 ) -> Reply<()> {
-    let wanted = backend::login_host(&environment).map_err(|e| format!("{e:#}."))?;
+    let wanted = backend::login_host(&environment).map_err(|e| Failure::BadLoginServer {
+        detail: format!("{e:#}"),
+    })?;
     let running = shell.backend.client.login_url().clone();
-    let wanted_url = wanted.url().map_err(|e| format!("{e}."))?;
+    let wanted_url = wanted.url().map_err(|e| Failure::BadLoginServer {
+        detail: e.to_string(),
+    })?;
     if wanted_url != running && !shell.backend.emulated {
         // The engine's client is bound to its login host: keep the choice for the next start.
         let mut sf = lock(&shell.backend.salesforce).clone();
@@ -273,9 +285,9 @@ async fn sf_sign_in(
             .put(keys::SALESFORCE, &sf, Utc::now())
             .map_err(stored_fail)?;
         *lock(&shell.backend.salesforce) = sf;
-        return Err(format!(
-            "Saved. Restart Callpop to sign in through {wanted_url}."
-        ));
+        return Err(Failure::RestartToSignIn {
+            url: wanted_url.to_string(),
+        });
     }
     let opener = app.clone();
     let tokens = shell
@@ -290,7 +302,9 @@ async fn sf_sign_in(
                 })
         })
         .await
-        .map_err(|e| format!("Signing in to Salesforce failed: {e}."))?;
+        .map_err(|e| Failure::SignInFailed {
+            detail: e.to_string(),
+        })?;
     let _ = shell.backend.store.settings().put(
         keys::INSTANCE_URL,
         &tokens.instance_url.to_string(),
@@ -317,7 +331,7 @@ async fn sf_sign_in(
         .engine
         .send(Input::SignedIn)
         .await
-        .map_err(|_| "Callpop's engine has stopped; restart Callpop.".to_owned())
+        .map_err(|_| Failure::EngineStopped)
 }
 
 #[tauri::command]
@@ -326,16 +340,20 @@ async fn sf_check(shell: State<'_, Shell>) -> Reply<ConnectionCheck> {
     let mut problems = Vec::new();
     let mut username = None;
     if !client.is_signed_in().await {
-        problems.push("Callpop is not signed in to Salesforce.".to_owned());
+        problems.push(Failure::NotSignedIn);
     } else if client.needs_reconnect().await {
-        problems.push("The Salesforce session ended: sign in again.".to_owned());
+        problems.push(Failure::SessionEnded);
     } else {
         match client.userinfo().await {
             Ok(me) => username = Some(me.username),
-            Err(e) => problems.push(format!("Salesforce did not say who is signed in: {e}.")),
+            Err(e) => problems.push(Failure::UserUnknown {
+                detail: e.to_string(),
+            }),
         }
         if let Err(e) = client.api_version().await {
-            problems.push(format!("The REST API is not reachable: {e}."));
+            problems.push(Failure::RestUnreachable {
+                detail: e.to_string(),
+            });
         }
     }
     let instance_url = shell
@@ -364,7 +382,9 @@ async fn sf_disconnect(shell: State<'_, Shell>) -> Reply<()> {
         .client
         .disconnect()
         .await
-        .map_err(|e| format!("Disconnecting from Salesforce failed: {e}."))?;
+        .map_err(|e| Failure::DisconnectFailed {
+            detail: e.to_string(),
+        })?;
     lock(&shell.backend.salesforce).username = None;
     Ok(())
 }
@@ -381,10 +401,12 @@ fn save_sip_account(
     password: Option<String>,
 ) -> Reply<SipAccount> {
     if account.user.trim().is_empty() || account.domain.trim().is_empty() {
-        return Err("A SIP account needs a user and a domain.".into());
+        return Err(Failure::SipAccountIncomplete);
     }
     if let Some(file) = backend::tls_ca_file(&account) {
-        sip::check_ca_file(std::path::Path::new(file)).map_err(|e| format!("{e}."))?;
+        sip::check_ca_file(std::path::Path::new(file)).map_err(|e| Failure::BadCaFile {
+            detail: e.to_string(),
+        })?;
     }
     let previous = lock(&shell.backend.sip_account).clone();
     account.has_password =
@@ -399,7 +421,9 @@ fn save_sip_account(
                 &format!("{}@{}", account.user, account.domain),
             )
             .and_then(|entry| entry.set_password(&password))
-            .map_err(|e| format!("The password could not be kept in the OS keychain: {e}."))?;
+            .map_err(|e| Failure::KeychainFailed {
+                detail: e.to_string(),
+            })?;
         }
         account.has_password = true;
     }
@@ -444,12 +468,16 @@ const TEST_TONE: std::time::Duration = std::time::Duration::from_secs(1);
 #[tauri::command]
 async fn test_tone(shell: State<'_, Shell>, output: Option<String>) -> Reply<()> {
     let chosen = output.or_else(|| lock(&shell.backend.audio).output.clone());
-    let name = device::resolve(chosen.as_deref(), device::Direction::Output)
-        .ok_or("No speaker or headset was found on this computer.")?;
+    let name =
+        device::resolve(chosen.as_deref(), device::Direction::Output).ok_or(Failure::NoSpeaker)?;
     tauri::async_runtime::spawn_blocking(move || device::play_tone(&name, 440.0, TEST_TONE))
         .await
-        .map_err(|e| format!("The test tone could not play: {e}."))?
-        .map_err(|e| format!("The test tone could not play: {e}."))
+        .map_err(|e| Failure::ToneFailed {
+            detail: e.to_string(),
+        })?
+        .map_err(|e| Failure::ToneFailed {
+            detail: e.to_string(),
+        })
 }
 
 // Lists or opens sound devices (ALSA can take a moment): off the main thread.
@@ -462,11 +490,13 @@ fn mic_monitor(app: AppHandle, shell: State<'_, Shell>, on: bool) -> Reply<()> {
     }
     let chosen = lock(&shell.backend.audio).input.clone();
     let name = device::resolve(chosen.as_deref(), device::Direction::Input)
-        .ok_or("No microphone was found on this computer.")?;
+        .ok_or(Failure::NoMicrophone)?;
     let meter = device::LevelMeter::start(&name, move |level| {
         let _ = app.emit("mic-level", level);
     })
-    .map_err(|e| format!("The microphone could not be opened: {e}."))?;
+    .map_err(|e| Failure::MicFailed {
+        detail: e.to_string(),
+    })?;
     *lock(&shell.backend.mic_meter) = Some(meter);
     Ok(())
 }

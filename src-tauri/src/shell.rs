@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use app_api::{popup_window, AgentAction, PopupWindow, SipState, SipStatus};
+use app_api::{popup_window, AgentAction, Failure, PopupWindow, ShortcutName, SipState, SipStatus};
 use engine::{CallPhase, Direction, Input, UiEvent};
 use sip::device;
 use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder};
@@ -91,12 +91,12 @@ impl Shell {
     }
 
     /// Gives the engine an agent action.
-    pub async fn act(&self, action: AgentAction) -> Result<(), String> {
+    pub async fn act(&self, action: AgentAction) -> Result<(), Failure> {
         self.backend
             .engine
             .send(Input::Agent(action))
             .await
-            .map_err(|_| "Callpop's engine has stopped; restart Callpop.".to_owned())
+            .map_err(|_| Failure::EngineStopped)
     }
 
     /// Prints `READY sip=<addr>` once (the panel asked for its state and the agent listens),
@@ -172,35 +172,36 @@ pub fn open_link(app: &AppHandle, link: &str) {
 
 /// (Re)registers the answer and hang-up shortcuts from the settings. A shortcut the OS refuses
 /// is reported in the log and skipped.
-pub fn register_shortcuts(app: &AppHandle, shortcuts: &app_api::Shortcuts) -> Result<(), String> {
+pub fn register_shortcuts(app: &AppHandle, shortcuts: &app_api::Shortcuts) -> Result<(), Failure> {
     let gs = app.global_shortcut();
     let _ = gs.unregister_all();
     let mut problems = Vec::new();
     for (name, accel) in [
-        ("answer", &shortcuts.answer),
-        ("hang up", &shortcuts.hang_up),
+        (ShortcutName::Answer, &shortcuts.answer),
+        (ShortcutName::HangUp, &shortcuts.hang_up),
     ] {
         if accel.trim().is_empty() {
             continue;
         }
-        match accel.parse::<Shortcut>() {
-            Ok(shortcut) => {
-                if let Err(err) = gs.register(shortcut) {
-                    tracing::warn!(%err, accel, "shortcut not registered");
-                    problems.push(format!(
-                        "The {name} shortcut {accel} could not be registered: {err}."
-                    ));
-                }
-            }
-            Err(err) => problems.push(format!(
-                "The {name} shortcut {accel:?} is not a valid key combination: {err}."
-            )),
+        let refused = match accel.parse::<Shortcut>() {
+            Ok(shortcut) => gs.register(shortcut).err().map(|err| {
+                tracing::warn!(%err, accel, "shortcut not registered");
+                err.to_string()
+            }),
+            Err(err) => Some(err.to_string()),
+        };
+        if let Some(detail) = refused {
+            problems.push(Failure::Shortcut {
+                shortcut: name,
+                accel: accel.clone(),
+                detail,
+            });
         }
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join(" "))
+    match problems.len() {
+        0 => Ok(()),
+        1 => Err(problems.remove(0)),
+        _ => Err(Failure::Several { failures: problems }),
     }
 }
 

@@ -388,7 +388,8 @@ async fn settings_survive_a_restart_and_the_password_stays_out_of_sqlite() -> an
         "after saving, the account reports a password kept (the field offers to keep it)"
     );
     // Audio: the device lists are the computer's. Without a sound card (CI, these machines)
-    // the test tone and the microphone meter say so instead of pretending.
+    // the test tone and the microphone meter say so instead of pretending, in the language the
+    // settings chose above (French): the shell reports a typed failure the UI words.
     let outputs = app
         .find("#audio-output")
         .await?
@@ -397,13 +398,13 @@ async fn settings_survive_a_restart_and_the_password_stays_out_of_sqlite() -> an
         .len();
     if outputs == 1 {
         app.click("#test-tone").await?;
-        app.text_until("#audio-error", "that no speaker was found", |t| {
-            t.contains("No speaker or headset was found")
+        app.text_until("#audio-error", "that no speaker was found, in French", |t| {
+            t.contains("Aucun haut-parleur ni casque n’a été trouvé")
         })
         .await?;
         app.click("#mic-monitor").await?;
-        app.text_until("#audio-error", "that no microphone was found", |t| {
-            t.contains("No microphone was found")
+        app.text_until("#audio-error", "that no microphone was found, in French", |t| {
+            t.contains("Aucun micro n’a été trouvé")
         })
         .await?;
     }

@@ -5,6 +5,7 @@
 import { invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
 import { openUrl } from "@tauri-apps/plugin-opener";
+import { t } from "./i18n";
 import type {
   AgentAction,
   AppSettings,
@@ -12,6 +13,7 @@ import type {
   AudioDevices,
   ConnectionCheck,
   DialTarget,
+  Failure,
   HistoryRow,
   Layout,
   Match,
@@ -73,10 +75,34 @@ export interface Bridge {
 export function errorText(error: unknown): string {
   if (typeof error === "string") return error;
   if (error instanceof Error) return error.message;
+  if (isFailure(error)) return failureText(error);
   if (error && typeof error === "object" && "message" in error) {
     return String((error as { message: unknown }).message);
   }
   return String(error);
+}
+
+/** Whether a command's rejection is one of the shell's typed failures. */
+function isFailure(error: unknown): error is Failure {
+  return typeof error === "object" && error !== null && typeof (error as { kind?: unknown }).kind === "string";
+}
+
+/** A failure of the shell, in the agent's language (`failure.<kind>`, its fields filled in). */
+export function failureText(failure: Failure): string {
+  switch (failure.kind) {
+    case "several":
+      return failure.failures.map(failureText).join(" ");
+    case "shortcut":
+      return t("failure.shortcut", {
+        shortcut: t(`settings.shortcut_${failure.shortcut}`),
+        accel: failure.accel,
+        detail: failure.detail,
+      });
+    default: {
+      const { kind, ...values } = failure;
+      return t(`failure.${kind}`, values);
+    }
+  }
 }
 
 /** An https page, or the local emulator's http page (the demo). */

@@ -51,6 +51,8 @@ export type { SmsItem } from "./bindings/SmsItem";
 export type { SfEnvironment } from "./bindings/SfEnvironment";
 export type { SalesforceSettings } from "./bindings/SalesforceSettings";
 export type { ConnectionCheck } from "./bindings/ConnectionCheck";
+export type { Failure } from "./bindings/Failure";
+export type { ShortcutName } from "./bindings/ShortcutName";
 export type { Transport } from "./bindings/Transport";
 export type { BusyPolicy } from "./bindings/BusyPolicy";
 export type { SipAccount } from "./bindings/SipAccount";

@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { setBridge } from "../src/bridge";
-import { setLanguage } from "../src/i18n";
+import { failureText } from "../src/bridge";
+import type { Failure } from "../src/contract";
+import { LANGUAGES, RESOURCES, setLanguage } from "../src/i18n";
 import { myDomainUrl, SettingsView } from "../src/views/SettingsView";
 import { SmsView } from "../src/views/SmsView";
 import { fakeBridge, type Fake } from "./fakeBridge";
@@ -28,7 +30,7 @@ describe("Salesforce settings", () => {
   it("signs in on My Domain, lists the check's problems, and disconnects", async () => {
     fake.bridge.sfCheck = async () => ({
       ok: false,
-      problems: ["The session expired: sign in again.", "API access is off for this user."],
+      problems: [{ kind: "session_ended" }, { kind: "rest_unreachable", detail: "HTTP 503" }],
       username: null,
       instance_url: null,
       api_usage: null,
@@ -44,9 +46,49 @@ describe("Salesforce settings", () => {
     expect(fake.bridge.sfSignIn, "the browser login starts on the org's domain").toHaveBeenCalledWith({ kind: "my_domain", url: "https://acme.my.salesforce.com" });
     await click("#sf-check");
     expect([...document.querySelectorAll("#sf-problems li")].map((li) => li.textContent), "every problem is listed").toEqual([
-      "The session expired: sign in again.",
-      "API access is off for this user.",
+      "The Salesforce session ended: sign in again.",
+      "The REST API is not reachable: HTTP 503.",
     ]);
+  });
+
+  it("words the shell's failures in the agent's language", async () => {
+    setLanguage("ja");
+    fake.bridge.testTone = async () => {
+      throw { kind: "no_speaker" };
+    };
+    await mount(<SettingsView micLevel={0} onSaved={() => undefined} />);
+    await click("#test-tone");
+    expect(text("#audio-error"), "a typed failure is shown in Japanese").toContain("スピーカーまたはヘッドセットが見つかりません");
+    expect(
+      failureText({
+        kind: "several",
+        failures: [
+          { kind: "shortcut", shortcut: "answer", accel: "Ctrl+Q", detail: "taken" },
+          { kind: "number_too_long", len: 600 },
+        ],
+      }),
+      "fields fill the sentence; the shortcut is named in Japanese",
+    ).toBe("応答のショートカット Ctrl+Q を使用できません: taken。 入力が 600 文字あり、電話番号としては長すぎます。");
+  });
+
+  it("has a sentence for every failure the shell can report, in every language", () => {
+    // A kind added in Rust and missing here fails type-checking (`npm run lint`).
+    const kinds: Record<Exclude<Failure["kind"], "several">, true> = {
+      not_stored: true, name_too_short: true, search_failed: true, history_unreadable: true,
+      sms_history_unreadable: true, empty_message: true, bad_region: true, bad_internal_numbers: true,
+      layout_not_saved: true, layout_not_imported: true, bad_login_server: true, restart_to_sign_in: true,
+      sign_in_failed: true, engine_stopped: true, disconnect_failed: true, keychain_failed: true,
+      sip_account_incomplete: true, bad_ca_file: true, no_speaker: true, no_microphone: true,
+      tone_failed: true, mic_failed: true, shortcut: true, nothing_to_dial: true, number_too_long: true,
+      unsupported_link: true, not_a_number: true, not_signed_in: true, session_ended: true,
+      user_unknown: true, rest_unreachable: true,
+    };
+    for (const lang of LANGUAGES) {
+      const failure = RESOURCES[lang].failure as Record<string, string>;
+      for (const kind of Object.keys(kinds)) {
+        expect(failure[kind], `${lang} words failure.${kind}`).toBeTruthy();
+      }
+    }
   });
 
   it("meters the microphone only while the test runs", async () => {

@@ -264,8 +264,8 @@ pub struct SalesforceSettings {
 pub struct ConnectionCheck {
     /// True when every check passed.
     pub ok: bool,
-    /// What is wrong, one sentence each.
-    pub problems: Vec<String>,
+    /// What is wrong.
+    pub problems: Vec<crate::Failure>,
     /// The signed-in user.
     pub username: Option<String>,
     /// The org's instance.

@@ -15,6 +15,7 @@
 
 mod dial;
 mod dto;
+mod failure;
 mod history;
 mod replay;
 mod sms;
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 pub use dial::{dial_target, DialError};
 pub use dto::*;
+pub use failure::{Failure, ShortcutName};
 pub use history::history_row;
 pub use replay::{popup_window, PopupWindow, Replay};
 pub use sms::{cached_record, sms_items, sms_thread};
@@ -97,6 +99,8 @@ pub fn export_bindings(dir: &Path) -> Result<()> {
         Layout,
         Behaviour,
         // the shell's own DTOs
+        Failure,
+        ShortcutName,
         Snapshot,
         ApiUsage,
         SipStatus,

@@ -3,7 +3,7 @@
 // theme and shortcuts.
 
 import { useEffect, useState } from "preact/hooks";
-import { bridge, errorText } from "../bridge";
+import { bridge, errorText, failureText } from "../bridge";
 import type {
   AppSettings,
   AudioDevices,
@@ -147,7 +147,7 @@ function SalesforceSection() {
           {check.problems.length > 0 ? (
             <ul id="sf-problems" data-testid="sf-problems">
               {check.problems.map((p, i) => (
-                <li key={i}>{p}</li>
+                <li key={i}>{failureText(p)}</li>
               ))}
             </ul>
           ) : null}
