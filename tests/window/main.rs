@@ -398,14 +398,18 @@ async fn settings_survive_a_restart_and_the_password_stays_out_of_sqlite() -> an
         .len();
     if outputs == 1 {
         app.click("#test-tone").await?;
-        app.text_until("#audio-error", "that no speaker was found, in French", |t| {
-            t.contains("Aucun haut-parleur ni casque n’a été trouvé")
-        })
+        app.text_until(
+            "#audio-error",
+            "that no speaker was found, in French",
+            |t| t.contains("Aucun haut-parleur ni casque n’a été trouvé"),
+        )
         .await?;
         app.click("#mic-monitor").await?;
-        app.text_until("#audio-error", "that no microphone was found, in French", |t| {
-            t.contains("Aucun micro n’a été trouvé")
-        })
+        app.text_until(
+            "#audio-error",
+            "that no microphone was found, in French",
+            |t| t.contains("Aucun micro n’a été trouvé"),
+        )
         .await?;
     }
     app.close().await?;

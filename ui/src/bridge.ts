@@ -92,6 +92,10 @@ export function failureText(failure: Failure): string {
   switch (failure.kind) {
     case "several":
       return failure.failures.map(failureText).join(" ");
+    case "dial": {
+      const { kind: _, problem, ...values } = failure;
+      return t(`failure.dial_${problem}`, values);
+    }
     case "shortcut":
       return t("failure.shortcut", {
         shortcut: t(`settings.shortcut_${failure.shortcut}`),

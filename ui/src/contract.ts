@@ -52,6 +52,7 @@ export type { SfEnvironment } from "./bindings/SfEnvironment";
 export type { SalesforceSettings } from "./bindings/SalesforceSettings";
 export type { ConnectionCheck } from "./bindings/ConnectionCheck";
 export type { Failure } from "./bindings/Failure";
+export type { DialError } from "./bindings/DialError";
 export type { ShortcutName } from "./bindings/ShortcutName";
 export type { Transport } from "./bindings/Transport";
 export type { BusyPolicy } from "./bindings/BusyPolicy";

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { setBridge } from "../src/bridge";
 import { failureText } from "../src/bridge";
-import type { Failure } from "../src/contract";
+import type { DialError, Failure } from "../src/contract";
 import { LANGUAGES, RESOURCES, setLanguage } from "../src/i18n";
 import { myDomainUrl, SettingsView } from "../src/views/SettingsView";
 import { SmsView } from "../src/views/SmsView";
@@ -64,7 +64,7 @@ describe("Salesforce settings", () => {
         kind: "several",
         failures: [
           { kind: "shortcut", shortcut: "answer", accel: "Ctrl+Q", detail: "taken" },
-          { kind: "number_too_long", len: 600 },
+          { kind: "dial", problem: "too_long", len: 600 },
         ],
       }),
       "fields fill the sentence; the shortcut is named in Japanese",
@@ -73,19 +73,22 @@ describe("Salesforce settings", () => {
 
   it("has a sentence for every failure the shell can report, in every language", () => {
     // A kind added in Rust and missing here fails type-checking (`npm run lint`).
-    const kinds: Record<Exclude<Failure["kind"], "several">, true> = {
+    const kinds: Record<Exclude<Failure["kind"], "several" | "dial">, true> = {
       not_stored: true, name_too_short: true, search_failed: true, history_unreadable: true,
       sms_history_unreadable: true, empty_message: true, bad_region: true, bad_internal_numbers: true,
       layout_not_saved: true, layout_not_imported: true, bad_login_server: true, restart_to_sign_in: true,
       sign_in_failed: true, engine_stopped: true, disconnect_failed: true, keychain_failed: true,
       sip_account_incomplete: true, bad_ca_file: true, no_speaker: true, no_microphone: true,
-      tone_failed: true, mic_failed: true, shortcut: true, nothing_to_dial: true, number_too_long: true,
-      unsupported_link: true, not_a_number: true, not_signed_in: true, session_ended: true,
+      tone_failed: true, mic_failed: true, shortcut: true, not_signed_in: true, session_ended: true,
       user_unknown: true, rest_unreachable: true,
     };
+    const dialProblems: Record<DialError["problem"], true> = {
+      empty: true, too_long: true, unsupported_link: true, not_a_number: true,
+    };
+    const keys = [...Object.keys(kinds), ...Object.keys(dialProblems).map((p) => `dial_${p}`)];
     for (const lang of LANGUAGES) {
       const failure = RESOURCES[lang].failure as Record<string, string>;
-      for (const kind of Object.keys(kinds)) {
+      for (const kind of keys) {
         expect(failure[kind], `${lang} words failure.${kind}`).toBeTruthy();
       }
     }

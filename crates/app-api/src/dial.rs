@@ -8,6 +8,8 @@
 
 use cti::{format_for_display, is_internal, normalize, Behaviour, PhoneError};
 use percent_encoding::percent_decode_str;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use crate::DialTarget;
 
@@ -15,7 +17,8 @@ use crate::DialTarget;
 const MAX_INPUT_CHARS: usize = 512;
 
 /// Why a dial string or link cannot be dialed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, thiserror::Error)]
+#[serde(tag = "problem", rename_all = "snake_case")]
 pub enum DialError {
     /// Nothing was given.
     #[error("There is no number to dial.")]

@@ -144,27 +144,9 @@ pub enum Failure {
         /// Each problem.
         failures: Vec<Failure>,
     },
-    /// Nothing to dial.
-    #[error("There is no number to dial.")]
-    NothingToDial,
-    /// Too long to be a phone number.
-    #[error("That text is {len} characters long, too long to be a phone number.")]
-    NumberTooLong {
-        /// Its length in characters.
-        len: usize,
-    },
-    /// A link of a kind Callpop does not dial.
-    #[error("Callpop dials tel:, callto: and sip: links, not {scheme}: links.")]
-    UnsupportedLink {
-        /// The link's scheme.
-        scheme: String,
-    },
-    /// No usable phone number.
-    #[error("\u{201c}{input}\u{201d} is not a phone number.")]
-    NotANumber {
-        /// The input, cleaned and shortened for display.
-        input: String,
-    },
+    /// What was pasted or clicked cannot be dialed.
+    #[error(transparent)]
+    Dial(#[from] DialError),
     /// Not signed in to Salesforce (a connection check).
     #[error("Callpop is not signed in to Salesforce.")]
     NotSignedIn,
@@ -195,17 +177,6 @@ pub enum ShortcutName {
     HangUp,
 }
 
-impl From<DialError> for Failure {
-    fn from(e: DialError) -> Self {
-        match e {
-            DialError::Empty => Failure::NothingToDial,
-            DialError::TooLong { len } => Failure::NumberTooLong { len },
-            DialError::UnsupportedLink { scheme } => Failure::UnsupportedLink { scheme },
-            DialError::NotANumber { input } => Failure::NotANumber { input },
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,13 +204,13 @@ mod tests {
 
     #[test]
     fn dial_errors_keep_their_data() {
+        let f = Failure::from(DialError::UnsupportedLink {
+            scheme: "javascript".into(),
+        });
         assert_eq!(
-            Failure::from(DialError::UnsupportedLink {
-                scheme: "javascript".into()
-            }),
-            Failure::UnsupportedLink {
-                scheme: "javascript".into()
-            }
+            serde_json::to_value(&f).unwrap(),
+            serde_json::json!({ "kind": "dial", "problem": "unsupported_link", "scheme": "javascript" }),
+            "the dial problem and its data, under the failure's kind"
         );
         assert_eq!(
             Failure::from(DialError::TooLong { len: 600 }).to_string(),

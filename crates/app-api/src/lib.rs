@@ -101,6 +101,7 @@ pub fn export_bindings(dir: &Path) -> Result<()> {
         // the shell's own DTOs
         Failure,
         ShortcutName,
+        DialError,
         Snapshot,
         ApiUsage,
         SipStatus,
