@@ -904,10 +904,7 @@ impl Loop {
 
     /// Hands a write to the outbox writer; the agent is told when it cannot take it any more.
     async fn hand_over(&self, write: QueueWrite) {
-        let call_object = match &write.write {
-            queue::Write::Task(item) => item.call_object.clone(),
-            queue::Write::Sms(job) => job.call_object.clone(),
-        };
+        let call_object = write.call_object().to_owned();
         if self.queue.send(write).is_err() {
             tracing::error!(call_object = %call_object, "outbox writer gone; write not queued");
             self.emit(UiEvent::LogState {

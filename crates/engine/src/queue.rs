@@ -57,7 +57,7 @@ impl QueueWrite {
     }
 
     /// The CallObject the agent and the history know the write by.
-    fn call_object(&self) -> &str {
+    pub fn call_object(&self) -> &str {
         match &self.write {
             Write::Task(item) => &item.call_object,
             Write::Sms(job) => &job.call_object,
