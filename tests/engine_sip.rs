@@ -3,7 +3,7 @@
 //! (and holds) → sipp hangs up → wrap-up saved → the Task is in the emulator. And an SMS (SIP
 //! MESSAGE) from sipp becomes an SMS Task.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -19,50 +19,15 @@ use engine::{
 use sf_emulator::seed::known_callers;
 use sf_emulator::Emulator;
 use telephony::SipTelephony;
+use test_support::{free_media_port, free_udp_port, sipp};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-/// Path to sipp; fails the test (never skips) when it is missing.
-fn sipp() -> PathBuf {
-    ["/usr/bin", "/usr/local/bin"]
-        .iter()
-        .map(|dir| Path::new(dir).join("sipp"))
-        .find(|path| path.exists())
-        .unwrap_or_else(|| {
-            panic!("sipp is not installed: run `make deps` (Debian package sip-tester)")
-        })
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
-
-/// A free even port with the next three free too (sipp's media uses port, +1, +2, +3).
-fn free_media_port() -> u16 {
-    for _ in 0..100 {
-        let port = free_port() & !1;
-        if port > 1024 && (0..4).all(|i| UdpSocket::bind(("127.0.0.1", port + i)).is_ok()) {
-            return port;
-        }
-    }
-    panic!("no free media port block found");
-}
-
 /// Writes the telephony crate's scenario `name` into `dir` with the placeholders replaced.
 fn scenario(dir: &Path, name: &str, replacements: &[(&str, &str)]) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../crates/telephony/tests/scenarios")
-        .join(name);
-    let mut text = std::fs::read_to_string(&source).expect("scenario file exists");
-    for (placeholder, value) in replacements {
-        text = text.replace(placeholder, value);
-    }
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write scenario");
-    path
+    let templates =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/telephony/tests/scenarios");
+    test_support::scenario_from(&templates, dir, name, replacements)
 }
 
 /// sipp running `scenario` once against `remote`, calling service `2001`; killed on drop.
@@ -70,7 +35,7 @@ fn start_sipp(scenario: &Path, remote: SocketAddr) -> Child {
     Command::new(sipp())
         .arg("-sf")
         .arg(scenario)
-        .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
+        .args(["-i", "127.0.0.1", "-p", &free_udp_port().to_string()])
         .args(["-mi", "127.0.0.1", "-mp", &free_media_port().to_string()])
         .args(["-m", "1", "-nostdin", "-timeout", "60s", "-timeout_error"])
         .args(["-s", "2001"])

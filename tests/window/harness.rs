@@ -5,7 +5,7 @@
 //! and that group is killed on drop. A missing peer fails the test with what to install.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -63,33 +63,6 @@ fn program(name: &str) -> PathBuf {
         .map(|dir| dir.join(name))
         .find(|path| path.is_file())
         .unwrap_or_else(|| panic!("`{name}` is not installed: run `make deps`"))
-}
-
-/// A free TCP port on loopback (bound, read, released).
-pub fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral TCP port")
-        .port()
-}
-
-/// A free UDP port on loopback (bound, read, released).
-pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("bind an ephemeral UDP port")
-        .port()
-}
-
-/// A free even UDP port with the next three free too (sipp's media uses port .. port+3).
-pub fn free_media_port() -> u16 {
-    for _ in 0..100 {
-        let port = free_udp_port() & !1;
-        if port > 1024 && (0..4).all(|i| UdpSocket::bind(("127.0.0.1", port + i)).is_ok()) {
-            return port;
-        }
-    }
-    panic!("no free media port block found");
 }
 
 /// A child process in a process group of its own; the whole group is killed on drop.
@@ -441,6 +414,8 @@ pub async fn emulator() -> anyhow::Result<Emulator> {
     Ok(Emulator::start(config).await?)
 }
 
+pub use test_support::{free_media_port, free_tcp_port, free_udp_port};
+
 /// Path to sipp; fails the test (never skips) when it is missing.
 pub fn sipp() -> PathBuf {
     let path = program("sipp");
@@ -453,16 +428,8 @@ pub fn sipp() -> PathBuf {
 
 /// Writes `window/scenarios/<name>` into `dir` with each `(placeholder, value)` replaced.
 pub fn scenario(dir: &Path, name: &str, replacements: &[(&str, &str)]) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("window/scenarios")
-        .join(name);
-    let mut text = std::fs::read_to_string(&source).expect("scenario file exists");
-    for (placeholder, value) in replacements {
-        text = text.replace(placeholder, value);
-    }
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write scenario");
-    path
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("window/scenarios");
+    test_support::scenario_from(&templates, dir, name, replacements)
 }
 
 /// sipp running `scenario` once: a client towards `remote` calling `service`, or a server

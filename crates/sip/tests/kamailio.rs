@@ -228,14 +228,6 @@ fn test_pki(dir: &Path, port: u16) -> (TlsListener, PathBuf) {
     (listener, ca_file)
 }
 
-/// A free TCP port on loopback (bound, read, released).
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral TCP port")
-        .port()
-}
-
 /// Waits until kamailio accepts TCP connections on `port` (its TCP or TLS listener), so that
 /// the first REGISTER meets it; fails after [`WAIT`] with kamailio's log.
 async fn wait_listening(dir: &Path, port: u16) {

@@ -1,61 +1,23 @@
 //! Shared helpers for the sipp tests: finding sipp, free ports, scenario templates, waiting for
 //! events, and measuring a tone in a recording.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)] // each test binary uses a part of it
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use callpop_sip::{CloseReason, Config, Event, UserAgent};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-/// Generous: the machine has 2 cores and runs other builds.
-pub const WAIT: Duration = Duration::from_secs(30);
-
-/// Path to sipp; fails the test (never skips) when it is missing.
-pub fn sipp() -> PathBuf {
-    for dir in ["/usr/bin", "/usr/local/bin"] {
-        let path = Path::new(dir).join("sipp");
-        if path.exists() {
-            return path;
-        }
-    }
-    panic!("sipp is not installed: run `make deps` (Debian package sip-tester)");
-}
-
-/// A free UDP port on loopback (bound, read, released).
-pub fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("bind an ephemeral port")
-        .port()
-}
-
-/// A free even port with the next one free too (sipp's media uses port and port+1... sometimes +2).
-pub fn free_media_port() -> u16 {
-    for _ in 0..100 {
-        let port = free_port() & !1;
-        if port > 1024 && (0..4).all(|i| UdpSocket::bind(("127.0.0.1", port + i)).is_ok()) {
-            return port;
-        }
-    }
-    panic!("no free media port pair found");
-}
+pub use test_support::{
+    expect_sipp_success, free_media_port, free_tcp_port, free_udp_port as free_port, sipp, WAIT,
+};
 
 /// Writes `tests/scenarios/<name>` into `dir`, replacing each `(placeholder, value)`.
 pub fn scenario(dir: &Path, name: &str, replacements: &[(&str, &str)]) -> PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/scenarios")
-        .join(name);
-    let mut text = std::fs::read_to_string(&source).expect("scenario file exists");
-    for (placeholder, value) in replacements {
-        text = text.replace(placeholder, value);
-    }
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write scenario");
-    path
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    test_support::scenario_from(&templates, dir, name, replacements)
 }
 
 /// Waits until something accepts TCP connections on 127.0.0.1:`port`; fails after [`WAIT`]
@@ -84,7 +46,8 @@ pub fn sipp_against(ua: &UserAgent, dir: &Path, name: &str) -> Child {
     )
 }
 
-/// Starts sipp on `sip_port` with `scenario`, one call, talking to `remote` (None for a server).
+/// Starts sipp on `sip_port` with `scenario`, one call to service `callpop`, talking to `remote`
+/// (None for a server).
 pub fn start_sipp(
     scenario: &Path,
     sip_port: u16,
@@ -92,38 +55,7 @@ pub fn start_sipp(
     remote: Option<SocketAddr>,
     extra: &[&str],
 ) -> Child {
-    let mut command = Command::new(sipp());
-    command
-        .arg("-sf")
-        .arg(scenario)
-        .args(["-i", "127.0.0.1", "-p", &sip_port.to_string()])
-        .args(["-mi", "127.0.0.1", "-mp", &media_port.to_string()])
-        .args(["-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error"])
-        .args(["-s", "callpop"])
-        .args(extra)
-        .current_dir(scenario.parent().expect("scenario dir"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    if let Some(remote) = remote {
-        command.arg(remote.to_string());
-    }
-    command.spawn().expect("spawn sipp")
-}
-
-/// Waits for sipp to finish and asserts it reported success.
-pub async fn expect_sipp_success(child: Child, what: &str) {
-    let output = tokio::time::timeout(WAIT, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("sipp ({what}) did not finish within {WAIT:?}"))
-        .expect("wait for sipp");
-    assert!(
-        output.status.success(),
-        "sipp ({what}) must end its scenario successfully; status {:?}, stderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    test_support::start_sipp(scenario, sip_port, media_port, remote, "callpop", extra)
 }
 
 /// A user agent on 127.0.0.1, free port, for user `alice` at `domain`. Logs go to the test's

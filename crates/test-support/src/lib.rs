@@ -1,0 +1,117 @@
+//! What the SIP-driven tests of `callpop-sip`, `callpop-telephony` and the end-to-end window
+//! tests share: finding sipp (never skipping when it is missing), free loopback ports, writing a
+//! scenario template with its placeholders filled, running sipp once and judging how it ended.
+//! A dev-dependency only.
+
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+/// Generous: the machine has 2 cores and may run other builds.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// Path to sipp; fails the test (never skips) when it is missing.
+pub fn sipp() -> PathBuf {
+    ["/usr/bin", "/usr/local/bin"]
+        .iter()
+        .map(|dir| Path::new(dir).join("sipp"))
+        .find(|path| path.exists())
+        .unwrap_or_else(|| {
+            panic!("sipp is not installed: run `make deps` (Debian package sip-tester)")
+        })
+}
+
+/// A free UDP port on loopback (bound, read, released).
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("bind an ephemeral UDP port")
+        .port()
+}
+
+/// A free TCP port on loopback (bound, read, released).
+pub fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind an ephemeral TCP port")
+        .port()
+}
+
+/// A free even UDP port with the next three free too (sipp's media uses port .. port+3).
+pub fn free_media_port() -> u16 {
+    for _ in 0..100 {
+        let port = free_udp_port() & !1;
+        if port > 1024 && (0..4).all(|i| UdpSocket::bind(("127.0.0.1", port + i)).is_ok()) {
+            return port;
+        }
+    }
+    panic!("no free media port block found");
+}
+
+/// Writes the template `templates/<name>` into `dir` with each `(placeholder, value)` replaced;
+/// returns the written file.
+pub fn scenario_from(
+    templates: &Path,
+    dir: &Path,
+    name: &str,
+    replacements: &[(&str, &str)],
+) -> PathBuf {
+    let source = templates.join(name);
+    let mut text = std::fs::read_to_string(&source)
+        .unwrap_or_else(|e| panic!("scenario {} unreadable: {e}", source.display()));
+    for (placeholder, value) in replacements {
+        text = text.replace(placeholder, value);
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write scenario");
+    path
+}
+
+/// One sipp run: `scenario` once, on `sip_port` with media from `media_port`, as a client of
+/// `remote` calling `service` (a server when `remote` is `None`), with `extra` arguments.
+/// Killed on drop; its stderr is kept for [`expect_sipp_success`].
+pub fn start_sipp(
+    scenario: &Path,
+    sip_port: u16,
+    media_port: u16,
+    remote: Option<SocketAddr>,
+    service: &str,
+    extra: &[&str],
+) -> Child {
+    let mut command = Command::new(sipp());
+    command
+        .arg("-sf")
+        .arg(scenario)
+        .args(["-i", "127.0.0.1", "-p", &sip_port.to_string()])
+        .args(["-mi", "127.0.0.1", "-mp", &media_port.to_string()])
+        .args(["-m", "1", "-nostdin", "-timeout", "40s", "-timeout_error"])
+        .args(["-s", service])
+        .args(extra)
+        .current_dir(scenario.parent().expect("scenario dir"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(remote) = remote {
+        command.arg(remote.to_string());
+    }
+    command.spawn().expect("spawn sipp")
+}
+
+/// Waits for sipp to finish (at most [`WAIT`]) and asserts it reported success, with its stderr
+/// in the failure message.
+pub async fn expect_sipp_success(child: Child, what: &str) {
+    let output = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("sipp ({what}) did not finish within {WAIT:?}"))
+        .expect("wait for sipp");
+    assert!(
+        output.status.success(),
+        "sipp ({what}) must end its scenario successfully; status {:?}, stderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
