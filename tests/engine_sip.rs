@@ -50,16 +50,7 @@ fn start_sipp(scenario: &Path, remote: SocketAddr) -> Child {
 }
 
 async fn expect_sipp_success(child: Child, what: &str) {
-    let output = tokio::time::timeout(WAIT, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("sipp ({what}) did not finish within {WAIT:?}"))
-        .expect("wait for sipp");
-    assert!(
-        output.status.success(),
-        "sipp ({what}) must end its scenario successfully; status {:?}, stderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    test_support::expect_sipp_success_within(child, what, WAIT).await;
 }
 
 /// The engine on the emulator with `SipTelephony` as its phone (user 2001 on loopback).

@@ -104,9 +104,14 @@ pub fn start_sipp(
 /// Waits for sipp to finish (at most [`WAIT`]) and asserts it reported success, with its stderr
 /// in the failure message.
 pub async fn expect_sipp_success(child: Child, what: &str) {
-    let output = tokio::time::timeout(WAIT, child.wait_with_output())
+    expect_sipp_success_within(child, what, WAIT).await;
+}
+
+/// [`expect_sipp_success`] waiting at most `within`.
+pub async fn expect_sipp_success_within(child: Child, what: &str, within: Duration) {
+    let output = tokio::time::timeout(within, child.wait_with_output())
         .await
-        .unwrap_or_else(|_| panic!("sipp ({what}) did not finish within {WAIT:?}"))
+        .unwrap_or_else(|_| panic!("sipp ({what}) did not finish within {within:?}"))
         .expect("wait for sipp");
     assert!(
         output.status.success(),
