@@ -243,7 +243,7 @@ async fn wait_listening(dir: &Path, port: u16) {
 /// kamailio with UDP on one port and TLS on another, its certificate signed by a test CA (all
 /// files in `dir`), listening: the UDP port, the TLS port, the TLS files, the CA file, kamailio.
 async fn kamailio_with_tls(dir: &Path) -> (u16, u16, TlsListener, PathBuf, Kamailio) {
-    let (port, tls_port) = (free_port(), free_tcp_port());
+    let (port, tls_port) = (free_udp_and_tcp_port(), free_tcp_port());
     let (listener, ca_file) = test_pki(dir, tls_port);
     let proxy = start_kamailio(dir, port, Some(&listener));
     wait_listening(dir, tls_port).await;
@@ -300,7 +300,8 @@ async fn answer_relayed_call(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_through_kamailio_then_receive_a_call_routed_by_it() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
+    // kamailio listens on UDP and TCP on this port.
+    let port = free_udp_and_tcp_port();
     let mut proxy = start_kamailio(dir.path(), port, None);
     let registrar = format!("127.0.0.1:{port}");
     let (ua, mut events) = agent(&registrar, |c| {
@@ -348,7 +349,8 @@ async fn register_through_kamailio_then_receive_a_call_routed_by_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_over_tcp_then_receive_a_call_kamailio_sends_over_tcp() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
+    // kamailio listens on UDP and TCP on this port.
+    let port = free_udp_and_tcp_port();
     let mut proxy = start_kamailio(dir.path(), port, None);
     wait_listening(dir.path(), port).await;
     let (ua, mut events) = agent(&format!("127.0.0.1:{port}"), |c| {

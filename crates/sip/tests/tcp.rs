@@ -8,7 +8,7 @@ use common::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbound_call_over_tcp() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let sipp_port = free_port();
+    let sipp_port = free_udp_and_tcp_port();
     let scenario = scenario(dir.path(), "uas_answer.xml", &[]);
     let sipp = start_sipp(&scenario, sipp_port, free_media_port(), None, &["-t", "t1"]);
     let (ua, mut events) = agent(&format!("127.0.0.1:{sipp_port}"), |c| {
@@ -50,7 +50,7 @@ async fn inbound_call_over_tcp() {
     let scenario = scenario(dir.path(), "uac_late_offer.xml", &[]);
     let sipp = start_sipp(
         &scenario,
-        free_port(),
+        free_udp_and_tcp_port(),
         free_media_port(),
         Some(ua.local_addr()),
         &["-t", "t1"],
@@ -74,7 +74,7 @@ async fn inbound_call_over_tcp() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_goes_over_tcp() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = free_port();
+    let port = free_udp_and_tcp_port();
     let scenario = scenario(dir.path(), "uas_message.xml", &[]);
     // sipp listens on TCP only: a MESSAGE sent over UDP would find nobody and time out.
     let sipp = start_sipp(&scenario, port, free_media_port(), None, &["-t", "t1"]);

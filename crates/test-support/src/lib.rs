@@ -40,6 +40,19 @@ pub fn free_tcp_port() -> u16 {
         .port()
 }
 
+/// A port free on loopback for both UDP and TCP (for a peer that listens on both, such as
+/// kamailio, or sipp over TCP): a free UDP port is not always a free TCP port.
+pub fn free_udp_and_tcp_port() -> u16 {
+    for _ in 0..100 {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
+        let port = udp.local_addr().expect("its address").port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no port free for both UDP and TCP found");
+}
+
 /// A free even UDP port with the next three free too (sipp's media uses port .. port+3).
 pub fn free_media_port() -> u16 {
     for _ in 0..100 {

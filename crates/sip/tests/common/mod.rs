@@ -11,7 +11,8 @@ use tokio::process::Child;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 pub use test_support::{
-    expect_sipp_success, free_media_port, free_tcp_port, free_udp_port as free_port, sipp, WAIT,
+    expect_sipp_success, free_media_port, free_tcp_port, free_udp_and_tcp_port,
+    free_udp_port as free_port, sipp, WAIT,
 };
 
 /// Writes `tests/scenarios/<name>` into `dir`, replacing each `(placeholder, value)`.
