@@ -492,3 +492,94 @@ async fn ringing_shows_the_caller_at_once_when_salesforce_is_slow() {
         "the slow search still completes"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_to_another_org_pops_there_and_forgets_the_old_orgs_matches() {
+    let org_a = Arc::new(emulator(|_| {}).await.expect("emulator"));
+    let org_b = emulator(|c| c.auto_approve = true)
+        .await
+        .expect("second emulator");
+    let k = known_callers()
+        .into_iter()
+        .find(|k| k.region == "US" && !k.shared)
+        .expect("a US caller");
+    let h = Harness::start(org_a.clone(), |_| {}).await.expect("engine");
+    h.ring("org-1", k.e164).await.expect("ring");
+    assert_eq!(
+        h.ui.popup("org-1").await.expect("popup").lookup,
+        LookupStatus::Salesforce
+    );
+    let (url, _) = h.ui.pop("org-1", WAIT).await.expect("pop");
+    assert_eq!(
+        url.host_str(),
+        org_a.instance_url().host_str(),
+        "pops go to org A"
+    );
+    let deadline = std::time::Instant::now() + WAIT;
+    while h
+        .store
+        .match_cache()
+        .lookup(k.e164, chrono::Utc::now())
+        .expect("cache read")
+        .is_none()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "org A's match is cached"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    // The agent signs in to another org (another login server) through the "browser".
+    h.client
+        .switch_login_host(&salesforce::LoginHost::Custom(org_b.login_url()))
+        .await
+        .expect("switch");
+    h.client
+        .pkce_login(|url| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let _ = reqwest::get(url).await;
+            });
+            Ok(())
+        })
+        .await
+        .expect("signed in to org B");
+    h.send(engine::Input::SignedIn).await.expect("signed in");
+    let deadline = std::time::Instant::now() + WAIT;
+    while h
+        .store
+        .match_cache()
+        .lookup(k.e164, chrono::Utc::now())
+        .expect("cache read")
+        .is_some()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "org A's matches are forgotten once signed in to org B"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    org_b.clear_calls();
+    h.ring("org-2", k.e164).await.expect("ring");
+    assert_eq!(
+        h.ui.popup("org-2").await.expect("popup").lookup,
+        LookupStatus::Salesforce,
+        "the caller is searched in org B, not taken from org A's cache"
+    );
+    let (url, _) = h.ui.pop("org-2", WAIT).await.expect("pop");
+    assert_eq!(
+        url.origin(),
+        cti::lightning_base(&org_b.instance_url()).origin(),
+        "pops go to org B"
+    );
+    assert!(
+        org_b
+            .calls()
+            .iter()
+            .any(|c| c.path.ends_with("/parameterizedSearch/")),
+        "org B was searched: {:?}",
+        org_b.calls()
+    );
+}

@@ -54,6 +54,11 @@ pub struct Backend {
     pub client: Client,
     /// The SIP agent.
     pub telephony: Arc<SipTelephony>,
+    /// The SIP port asked for on the command line (`--sip-port`).
+    pub sip_port: Option<u16>,
+    /// Counts SIP account changes: a change waiting for the calls to end gives way to a newer
+    /// one.
+    pub sip_generation: std::sync::atomic::AtomicU64,
     /// The engine's input.
     pub engine: mpsc::Sender<Input>,
     /// Keeps the engine's tasks.
@@ -142,16 +147,19 @@ async fn emulator_sign_in(client: &Client) -> anyhow::Result<salesforce::Tokens>
     Ok(tokens)
 }
 
-/// The SIP agent's config from the account (or the demo's: `agent@127.0.0.1`, no registrar).
-fn sip_config(args: &Args, account: &SipAccount, password: Option<String>) -> (sip::Config, bool) {
-    if args.emulated() {
-        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), args.sip_port.unwrap_or(0));
+/// The SIP agent's config from the account (or the demo's: `agent@127.0.0.1`, no registrar),
+/// and whether it registers.
+fn sip_config(
+    emulated: bool,
+    sip_port: Option<u16>,
+    account: &SipAccount,
+    password: Option<String>,
+) -> (sip::Config, bool) {
+    if emulated {
+        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), sip_port.unwrap_or(0));
         return (sip::Config::new(addr, "agent", "127.0.0.1"), false);
     }
-    let addr = SocketAddr::new(
-        IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        args.sip_port.unwrap_or(5060),
-    );
+    let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), sip_port.unwrap_or(5060));
     let user = if account.user.is_empty() {
         "agent".to_owned()
     } else {
@@ -310,8 +318,8 @@ pub async fn start(args: &Args) -> anyhow::Result<(Backend, mpsc::Receiver<UiEve
         tokens.instance_url
     } else {
         match store.settings().get::<String>(keys::INSTANCE_URL) {
-            Ok(Some(u)) => url::Url::parse(&u).unwrap_or_else(|_| client.login_url().clone()),
-            _ => client.login_url().clone(),
+            Ok(Some(u)) => url::Url::parse(&u).unwrap_or_else(|_| client.login_url()),
+            _ => client.login_url(),
         }
     };
 
@@ -321,7 +329,7 @@ pub async fn start(args: &Args) -> anyhow::Result<(Backend, mpsc::Receiver<UiEve
     } else {
         sip_password(&account)
     };
-    let (mut sip_config, register) = sip_config(args, &account, password);
+    let (mut sip_config, register) = sip_config(args.emulated(), args.sip_port, &account, password);
     (sip_config.source, sip_config.sink) = call_audio(&audio);
     let telephony = Arc::new(
         SipTelephony::start(sip_config, register)
@@ -352,6 +360,8 @@ pub async fn start(args: &Args) -> anyhow::Result<(Backend, mpsc::Receiver<UiEve
             store,
             client,
             telephony,
+            sip_port: args.sip_port,
+            sip_generation: std::sync::atomic::AtomicU64::new(0),
             engine: handle.sender(),
             _engine: handle,
             settings: Mutex::new(settings),
@@ -367,6 +377,63 @@ pub async fn start(args: &Args) -> anyhow::Result<(Backend, mpsc::Receiver<UiEve
         },
         ui,
     ))
+}
+
+impl Backend {
+    /// The SIP agent's config for the saved account (password from the keychain, audio from
+    /// the agent's choice) and whether it registers.
+    fn sip_config_now(&self) -> (sip::Config, bool) {
+        let account = lock(&self.sip_account).clone();
+        let password = if self.emulated {
+            None
+        } else {
+            sip_password(&account)
+        };
+        let (mut config, register) = sip_config(self.emulated, self.sip_port, &account, password);
+        (config.source, config.sink) = call_audio(&lock(&self.audio));
+        (config, register)
+    }
+
+    /// Puts the saved SIP account in force: the agent restarts on it (unregistering the old
+    /// binding first). While calls are up the change waits, checked every second, until they
+    /// are over; a newer change replaces a waiting one. An emulated run keeps its loopback
+    /// agent (the demo caller rings its address): the account is kept for a real run.
+    pub async fn apply_sip_account(self: &Arc<Self>) -> anyhow::Result<()> {
+        if self.emulated {
+            return Ok(());
+        }
+        use std::sync::atomic::Ordering;
+        let generation = self.sip_generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let (config, register) = self.sip_config_now();
+        match self.telephony.reconfigure(config, register).await {
+            Err(telephony::Error::CallInProgress { calls }) => {
+                tracing::info!(
+                    calls,
+                    "SIP account saved; it applies when the calls are over"
+                );
+                let backend = self.clone();
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        if backend.sip_generation.load(Ordering::SeqCst) != generation {
+                            return;
+                        }
+                        let (config, register) = backend.sip_config_now();
+                        match backend.telephony.reconfigure(config, register).await {
+                            Err(telephony::Error::CallInProgress { .. }) => continue,
+                            Err(err) => {
+                                tracing::warn!(%err, "the new SIP account could not start");
+                                return;
+                            }
+                            Ok(()) => return,
+                        }
+                    }
+                });
+                Ok(())
+            }
+            other => other.context("restarting the SIP agent on the new account"),
+        }
+    }
 }
 
 /// Locks a mutex, taking the data even if a holder panicked.

@@ -270,24 +270,29 @@ async fn sf_sign_in(
     let wanted = backend::login_host(&environment).map_err(|e| Failure::BadLoginServer {
         detail: format!("{e:#}"),
     })?;
-    let running = shell.backend.client.login_url().clone();
-    let wanted_url = wanted.url().map_err(|e| Failure::BadLoginServer {
-        detail: e.to_string(),
-    })?;
-    if wanted_url != running && !shell.backend.emulated {
-        // The engine's client is bound to its login host: keep the choice for the next start.
-        let mut sf = lock(&shell.backend.salesforce).clone();
-        sf.environment = environment;
+    if !shell.backend.emulated {
+        // Another org's login server: the client signs in there from now on (the previous
+        // session is revoked and forgotten), and the choice is kept for the next start.
         shell
             .backend
-            .store
-            .settings()
-            .put(keys::SALESFORCE, &sf, Utc::now())
-            .map_err(stored_fail)?;
-        *lock(&shell.backend.salesforce) = sf;
-        return Err(Failure::RestartToSignIn {
-            url: wanted_url.to_string(),
-        });
+            .client
+            .switch_login_host(&wanted)
+            .await
+            .map_err(|e| Failure::BadLoginServer {
+                detail: e.to_string(),
+            })?;
+        let mut sf = lock(&shell.backend.salesforce).clone();
+        if sf.environment != environment {
+            sf.environment = environment;
+            sf.username = None;
+            shell
+                .backend
+                .store
+                .settings()
+                .put(keys::SALESFORCE, &sf, Utc::now())
+                .map_err(stored_fail)?;
+            *lock(&shell.backend.salesforce) = sf;
+        }
     }
     let opener = app.clone();
     let tokens = shell
@@ -395,7 +400,7 @@ fn sip_account(shell: State<'_, Shell>) -> SipAccount {
 }
 
 #[tauri::command]
-fn save_sip_account(
+async fn save_sip_account(
     shell: State<'_, Shell>,
     mut account: SipAccount,
     password: Option<String>,
@@ -434,6 +439,13 @@ fn save_sip_account(
         .put(keys::SIP_ACCOUNT, &account, Utc::now())
         .map_err(stored_fail)?;
     *lock(&shell.backend.sip_account) = account.clone();
+    shell
+        .backend
+        .apply_sip_account()
+        .await
+        .map_err(|e| Failure::SipRestartFailed {
+            detail: format!("{e:#}"),
+        })?;
     Ok(account)
 }
 
@@ -457,7 +469,9 @@ fn save_audio(shell: State<'_, Shell>, choice: AudioChoice) -> Reply<AudioDevice
         .put(keys::AUDIO, &choice, Utc::now())
         .map_err(stored_fail)?;
     let (source, sink) = backend::call_audio(&choice);
-    shell.backend.telephony.user_agent().set_audio(source, sink);
+    if let Some(ua) = shell.backend.telephony.user_agent() {
+        ua.set_audio(source, sink);
+    }
     *lock(&shell.backend.audio) = choice;
     Ok(audio_devices(shell))
 }

@@ -39,7 +39,7 @@ pub mod events {
 /// What the commands reach: the backend plus the shell's own bits.
 pub struct Shell {
     /// The running parts.
-    pub backend: Backend,
+    pub backend: Arc<Backend>,
     /// The demo caller (demo mode only).
     pub demo: Option<Arc<DemoCaller>>,
     /// Set once `READY` was printed.
@@ -370,7 +370,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let emulated = backend.emulated;
     let links = args.links.clone();
     let shell = Shell {
-        backend,
+        backend: Arc::new(backend),
         demo,
         ready: AtomicBool::new(false),
         demo_call: args.demo_call.clone(),

@@ -76,9 +76,9 @@ describe("Salesforce settings", () => {
     const kinds: Record<Exclude<Failure["kind"], "several" | "dial">, true> = {
       not_stored: true, name_too_short: true, search_failed: true, history_unreadable: true,
       sms_history_unreadable: true, empty_message: true, bad_region: true, bad_internal_numbers: true,
-      layout_not_saved: true, layout_not_imported: true, bad_login_server: true, restart_to_sign_in: true,
+      layout_not_saved: true, layout_not_imported: true, bad_login_server: true,
       sign_in_failed: true, engine_stopped: true, disconnect_failed: true, keychain_failed: true,
-      sip_account_incomplete: true, bad_ca_file: true, no_speaker: true, no_microphone: true,
+      sip_account_incomplete: true, bad_ca_file: true, sip_restart_failed: true, no_speaker: true, no_microphone: true,
       tone_failed: true, mic_failed: true, shortcut: true, not_signed_in: true, session_ended: true,
       user_unknown: true, rest_unreachable: true,
     };

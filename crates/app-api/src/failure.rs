@@ -73,12 +73,6 @@ pub enum Failure {
         /// What is wrong with it.
         detail: String,
     },
-    /// Another login server was saved; it is used from the next start.
-    #[error("Saved. Restart Callpop to sign in through {url}.")]
-    RestartToSignIn {
-        /// The login server's URL.
-        url: String,
-    },
     /// The browser sign-in failed.
     #[error("Signing in to Salesforce failed: {detail}.")]
     SignInFailed {
@@ -107,6 +101,12 @@ pub enum Failure {
     #[error("The CA certificate file is not usable: {detail}.")]
     BadCaFile {
         /// The file and what is wrong with it.
+        detail: String,
+    },
+    /// The SIP agent could not restart on the saved account (the previous one runs again).
+    #[error("The SIP account was saved but could not start (the previous one is back): {detail}.")]
+    SipRestartFailed {
+        /// Why.
         detail: String,
     },
     /// No sound output device.

@@ -457,7 +457,30 @@ impl Loop {
                     self.fail(call_id.as_deref(), &e).await;
                 }
             }
-            Input::SignedIn => self.signed_in.notify_one(),
+            Input::SignedIn => {
+                self.signed_in_to_org().await;
+                self.signed_in.notify_one();
+            }
+        }
+    }
+
+    /// After a sign-in: pops go to the session's instance. Signed in to another org (another
+    /// instance), the match cache is emptied: its records and pins are the other org's.
+    async fn signed_in_to_org(&mut self) {
+        let Some(instance) = self.client.instance_url().await else {
+            return;
+        };
+        let lightning = cti::lightning_base(&instance);
+        if lightning == self.lightning {
+            return;
+        }
+        tracing::info!(instance = %instance, "signed in to another instance; pops go there");
+        self.lightning = lightning;
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.match_cache().clear()).await {
+            Ok(Ok(n)) => tracing::info!(numbers = n, "match cache emptied for the new org"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "match cache not emptied"),
+            Err(e) => tracing::warn!(error = %e, "match cache not emptied"),
         }
     }
 

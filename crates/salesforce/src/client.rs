@@ -76,10 +76,16 @@ struct Session {
     reconnect_needed: bool,
 }
 
+/// Where sign-ins, refreshes and revocations go: the login host and its OAuth endpoints.
+struct Login {
+    url: Url,
+    oauth: OAuthClient,
+}
+
 struct Inner {
     config: ClientConfig,
-    login_url: Url,
-    oauth: OAuthClient,
+    /// Replaced by [`Client::switch_login_host`].
+    login: std::sync::RwLock<Arc<Login>>,
     http: reqwest::Client,
     store: Arc<dyn TokenStore>,
     session: Mutex<Session>,
@@ -95,7 +101,7 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("login_url", &self.inner.login_url.as_str())
+            .field("login_url", &self.login().url.as_str())
             .field("client_id", &self.inner.config.client_id)
             .finish_non_exhaustive()
     }
@@ -138,7 +144,8 @@ impl PendingLogin {
                 what: "redirect URI",
                 reason: e.to_string(),
             })?;
-        let resp = inner
+        let login = self.client.login();
+        let resp = login
             .oauth
             .exchange_code(AuthorizationCode::new(code))
             .set_pkce_verifier(self.verifier)
@@ -178,8 +185,10 @@ impl Client {
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
-                login_url,
-                oauth,
+                login: std::sync::RwLock::new(Arc::new(Login {
+                    url: login_url,
+                    oauth,
+                })),
                 http,
                 store,
                 session: Mutex::new(Session {
@@ -192,8 +201,45 @@ impl Client {
     }
 
     /// The validated login host URL.
-    pub fn login_url(&self) -> &Url {
-        &self.inner.login_url
+    pub fn login_url(&self) -> Url {
+        self.login().url.clone()
+    }
+
+    fn login(&self) -> Arc<Login> {
+        self.inner
+            .login
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Signs in through another login host from now on (production, sandbox, My Domain): the
+    /// session of the previous one belongs to another org, so it is ended first (its refresh
+    /// token revoked where it was issued, the stored tokens cleared). Nothing changes when the
+    /// host is the one in use. A revocation that fails is logged; the local session is gone
+    /// either way.
+    pub async fn switch_login_host(&self, host: &LoginHost) -> Result<()> {
+        let url = host.url()?;
+        if url == self.login_url() {
+            return Ok(());
+        }
+        let oauth = oauth_client(&url, &self.inner.config.client_id)?;
+        if let Err(e) = self.disconnect().await {
+            tracing::warn!(error = %e, "the previous login host's session was not revoked");
+        }
+        *self
+            .inner
+            .login
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(Login { url, oauth });
+        tracing::info!(login = %self.login_url(), "login host changed");
+        Ok(())
+    }
+
+    /// The instance URL of the session (where records live and pops go), when signed in.
+    pub async fn instance_url(&self) -> Option<Url> {
+        let s = self.inner.session.lock().await;
+        s.tokens.as_ref().map(|t| t.instance_url.clone())
     }
 
     async fn install(&self, tokens: Tokens) -> Result<()> {
@@ -225,8 +271,8 @@ impl Client {
             reason: e.to_string(),
         })?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (authorize_url, state) = self
-            .inner
+        let login = self.login();
+        let (authorize_url, state) = login
             .oauth
             .authorize_url(CsrfToken::new_random)
             .add_scopes(self.inner.config.scopes.iter().cloned().map(Scope::new))
@@ -254,11 +300,8 @@ impl Client {
     /// The device flow (Salesforce dialect; secondary path): `show` tells the user the code.
     pub async fn device_login(&self, show: impl FnOnce(&DeviceCode)) -> Result<Tokens> {
         let inner = &self.inner;
-        let req = prepare_device_code(
-            &inner.login_url,
-            &inner.config.client_id,
-            &inner.config.scopes,
-        )?;
+        let login = self.login();
+        let req = prepare_device_code(&login.url, &inner.config.client_id, &inner.config.scopes)?;
         let device = parse_device_code(&self.send(req, None).await?)?;
         show(&device);
         let deadline = tokio::time::Instant::now() + inner.config.login_timeout;
@@ -270,7 +313,7 @@ impl Client {
                     after: inner.config.login_timeout,
                 });
             }
-            let req = prepare_device_poll(&inner.login_url, &inner.config.client_id, &device)?;
+            let req = prepare_device_poll(&login.url, &inner.config.client_id, &device)?;
             match parse_device_poll(&self.send(req, None).await?, SystemTime::now())? {
                 DevicePoll::Pending => {}
                 DevicePoll::SlowDown => interval += Duration::from_secs(5),
@@ -289,7 +332,8 @@ impl Client {
         username: &str,
         password: &SecretString,
     ) -> Result<Tokens> {
-        let login = &self.inner.login_url;
+        let login = self.login();
+        let login = &login.url;
         let req = crate::legacy::prepare_soap_login(
             login,
             crate::legacy::LAST_SOAP_LOGIN_VERSION,
@@ -318,7 +362,7 @@ impl Client {
             .refresh_token
             .as_ref()
             .unwrap_or(&tokens.access_token);
-        let req = prepare_revoke(&self.inner.login_url, token)?;
+        let req = prepare_revoke(&self.login().url, token)?;
         parse_revoke(&self.send(req, None).await?)
     }
 
@@ -415,8 +459,8 @@ impl Client {
             s.reconnect_needed = true;
             return Err(Error::ReconnectNeeded);
         };
-        let result = self
-            .inner
+        let login = self.login();
+        let result = login
             .oauth
             .exchange_refresh_token(&RefreshToken::new(refresh.expose_secret().to_string()))
             .request_async(&self.inner.http)

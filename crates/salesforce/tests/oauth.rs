@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use callpop_salesforce::{Error, ErrorClass, TokenStore};
+use callpop_salesforce::{Error, ErrorClass, LoginHost, TokenStore};
 use common::{client, emulator, play_browser, play_browser_deciding, sign_in, token_calls};
 use secrecy::ExposeSecret;
 
@@ -420,4 +420,62 @@ async fn redirects_are_never_followed() {
         "the 302 is reported as is, not followed to the dead port: {err:?}"
     );
     server.abort();
+}
+
+#[tokio::test]
+async fn switching_the_login_host_ends_the_old_session_and_signs_in_to_the_new_org() {
+    let (org_a, org_b) = (emulator(true).await, emulator(true).await);
+    let (client, store) = client(&org_a, Duration::from_secs(10));
+    sign_in(&client).await;
+    assert_eq!(
+        client.instance_url().await,
+        Some(org_a.instance_url()),
+        "signed in to the first org"
+    );
+
+    client
+        .switch_login_host(&LoginHost::Custom(org_a.login_url()))
+        .await
+        .expect("the same host");
+    assert!(
+        client.is_signed_in().await,
+        "switching to the host in use changes nothing"
+    );
+
+    client
+        .switch_login_host(&LoginHost::Custom(org_b.login_url()))
+        .await
+        .expect("another host");
+    assert_eq!(client.login_url(), org_b.login_url(), "the new login host");
+    assert!(
+        org_a
+            .calls()
+            .iter()
+            .any(|c| c.path == "/services/oauth2/revoke" && c.status == 200),
+        "the first org's token is revoked where it was issued: {:?}",
+        org_a.calls()
+    );
+    assert!(!client.is_signed_in().await, "the old session is gone");
+    assert!(store.load().expect("store").is_none(), "and not stored");
+    assert_eq!(
+        client.instance_url().await,
+        None,
+        "no instance until signed in"
+    );
+
+    sign_in(&client).await;
+    let before = org_b.calls().len();
+    client.userinfo().await.expect("the new org answers");
+    assert!(
+        org_b.calls().len() > before,
+        "requests go to the new org: {:?}",
+        org_b.calls()
+    );
+    assert_eq!(
+        client.instance_url().await,
+        Some(org_b.instance_url()),
+        "pops go to the new org's instance"
+    );
+    org_a.shutdown().await;
+    org_b.shutdown().await;
 }

@@ -60,6 +60,9 @@ const MAX_MESSAGE_BODY: usize = 8 * 1024;
 /// which keeps rsipstack from closing the connection as idle (it does after 300 s).
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 
+/// How long [`UserAgent::unregister`] waits for the registrar's answer.
+pub const UNREGISTER_WAIT: Duration = Duration::from_secs(3);
+
 /// A SIP password. Its `Debug` prints `[redacted]`.
 #[derive(Clone)]
 pub struct Password(String);
@@ -216,6 +219,8 @@ pub enum Event {
         /// Status line or error.
         reason: String,
     },
+    /// We removed our binding ([`UserAgent::unregister`]); no calls are routed to us.
+    Unregistered,
     /// An INVITE arrived and we answered 180 Ringing.
     IncomingCall {
         /// The call's Call-ID, used in every command about it.
@@ -391,6 +396,8 @@ struct Inner {
     seq: std::sync::atomic::AtomicU32,
     /// Whether the TLS trust anchors are given to the stack (or why they could not be).
     tls_trust: std::sync::OnceLock<std::result::Result<(), String>>,
+    /// The registration loop while it runs: its stop signal (it then unregisters) and its task.
+    registration: Mutex<Option<(CancellationToken, tokio::task::JoinHandle<()>)>>,
 }
 
 /// A running SIP user agent. Dropping it stops everything.
@@ -499,6 +506,7 @@ impl UserAgent {
             cancel: cancel.clone(),
             seq: std::sync::atomic::AtomicU32::new(1),
             tls_trust,
+            registration: Mutex::new(None),
         });
         let serve_cancel = cancel.clone();
         tokio::spawn(async move {
@@ -534,8 +542,46 @@ impl UserAgent {
         let registrar = self
             .inner
             .target_uri(&format!("sip:{}", self.inner.config.domain))?;
-        tokio::spawn(register_loop(self.inner.clone(), registrar));
+        let stop = self.inner.cancel.child_token();
+        let task = tokio::spawn(register_loop(self.inner.clone(), registrar, stop.clone()));
+        let previous = self
+            .inner
+            .registration
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .replace((stop, task));
+        if let Some((stop, _)) = previous {
+            stop.cancel();
+        }
         Ok(())
+    }
+
+    /// Stops registering: when the registrar holds a binding of ours, it is removed with a
+    /// REGISTER of `Expires: 0` (waited for at most [`UNREGISTER_WAIT`]), so that calls stop
+    /// being routed here. Nothing happens when the agent was not registering.
+    pub async fn unregister(&self) {
+        let running = self
+            .inner
+            .registration
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let Some((stop, mut task)) = running else {
+            return;
+        };
+        stop.cancel();
+        if tokio::time::timeout(UNREGISTER_WAIT, &mut task)
+            .await
+            .is_err()
+        {
+            warn!("the registrar did not answer the unregistration in time");
+            task.abort();
+        }
+    }
+
+    /// How many calls the agent holds (ringing, dialing, up or on hold).
+    pub fn call_count(&self) -> usize {
+        self.inner.calls.lock().expect("calls lock").len()
     }
 
     /// Answers a ringing incoming call with 200 OK and our SDP answer; media starts.
@@ -929,6 +975,13 @@ impl UserAgent {
 
     /// Stops the agent: ends every call's media and closes the sockets.
     pub async fn shutdown(self) {
+        self.stop().await;
+    }
+
+    /// [`UserAgent::shutdown`] through a shared reference: hangs up every call, unregisters,
+    /// and closes the sockets (their ports are free once the stack's tasks have ended). The
+    /// agent answers nothing afterwards.
+    pub async fn stop(&self) {
         let calls: Vec<String> = self
             .inner
             .calls
@@ -941,6 +994,7 @@ impl UserAgent {
             self.hangup(&call_id).await.ok();
             close_call(&self.inner, &call_id, CloseReason::LocalHangup).await;
         }
+        self.unregister().await;
         self.inner.cancel.cancel();
     }
 }
@@ -1335,12 +1389,17 @@ async fn close_call(inner: &Arc<Inner>, call_id: &str, reason: CloseReason) {
     });
 }
 
-async fn register_loop(inner: Arc<Inner>, registrar: rsipstack::sip::Uri) {
+async fn register_loop(inner: Arc<Inner>, registrar: rsipstack::sip::Uri, stop: CancellationToken) {
     let mut registration = Registration::new(inner.endpoint.clone(), inner.credential());
     let mut failures = 0u32;
     loop {
         inner.emit(Event::Registering);
-        let (outcome, flow) = register_once(&inner, &mut registration, &registrar).await;
+        let (outcome, flow) = tokio::select! {
+            done = register_once(&inner, &mut registration, &registrar) => done,
+            // A REGISTER still unanswered when we stop: the binding, if any, expires by itself.
+            _ = stop.cancelled() => return,
+        };
+        let registered = outcome.is_ok();
         let wait = match outcome {
             Ok(expires) => {
                 failures = 0;
@@ -1353,10 +1412,36 @@ async fn register_loop(inner: Arc<Inner>, registrar: rsipstack::sip::Uri) {
                 rsipstack::dialog::registration::backoff_interval(failures)
             }
         };
-        if !wait_for_refresh(&inner, wait.max(Duration::from_secs(1)), flow.as_ref()).await {
+        let go_on = tokio::select! {
+            go_on = wait_for_refresh(&inner, wait.max(Duration::from_secs(1)), flow.as_ref()) => go_on,
+            _ = stop.cancelled() => false,
+        };
+        if !go_on {
+            if registered && stop.is_cancelled() && !inner.cancel.is_cancelled() {
+                unregister_once(&inner, &mut registration, &registrar).await;
+            }
             return;
         }
     }
+}
+
+/// Removes our binding: the same REGISTER (Call-ID, CSeq, digest answer) with `Expires: 0`.
+async fn unregister_once(
+    inner: &Inner,
+    registration: &mut Registration,
+    registrar: &rsipstack::sip::Uri,
+) {
+    match registration.register(registrar.clone(), Some(0)).await {
+        Ok(resp) if resp.status_code.kind() == StatusCodeKind::Successful => {
+            info!("unregistered");
+        }
+        Ok(resp) => warn!(
+            status = resp.status_code.code(),
+            "the registrar refused the unregistration"
+        ),
+        Err(e) => warn!(error = %e, "unregistration not sent"),
+    }
+    inner.emit(Event::Unregistered);
 }
 
 /// One REGISTER (with its digest answer): the granted lifetime or why it failed, and the TCP or

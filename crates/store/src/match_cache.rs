@@ -183,6 +183,16 @@ impl<'a> MatchCache<'a> {
         Ok(n > 0)
     }
 
+    /// Forgets every number, pins included (the records belong to an org no longer signed in
+    /// to); returns how many numbers there were.
+    pub fn clear(&self) -> Result<usize> {
+        Ok(self
+            .store
+            .conn()
+            .prepare_cached("DELETE FROM match_cache")?
+            .execute([])?)
+    }
+
     /// What the cache knows about `number` at `now`; `None` when nothing.
     pub fn lookup(&self, number: &str, now: DateTime<Utc>) -> Result<Option<CachedMatch>> {
         type Raw = (

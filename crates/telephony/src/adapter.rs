@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
 
 use engine::{Clock, SystemClock, Telephony, TelephonyCommand, TelephonyEvent};
 use sip::{Decline, UserAgent};
@@ -58,61 +59,27 @@ impl Shared {
     }
 }
 
-/// The engine's telephony source over a SIP user agent. Dropping it stops the agent.
-pub struct SipTelephony {
+/// The running user agent, with what its commands need to know of its account.
+struct Agent {
     ua: Arc<UserAgent>,
-    shared: Arc<Shared>,
-    receiver: StdMutex<Option<mpsc::Receiver<TelephonyEvent>>>,
-    status: watch::Receiver<SipStatus>,
-    runtime: Handle,
-    domain: String,
-    user: String,
+    config: sip::Config,
+    register: bool,
     pump: JoinHandle<()>,
 }
 
-impl std::fmt::Debug for SipTelephony {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SipTelephony")
-            .field("ua", &self.ua)
-            .field("status", &*self.status.borrow())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for SipTelephony {
-    fn drop(&mut self) {
-        self.pump.abort();
-    }
-}
-
-impl SipTelephony {
-    /// Starts the user agent on the current tokio runtime; when `register` is set, registers
-    /// with the configured domain and keeps the registration fresh. Time stamps (SMS) come from
-    /// the system clock.
-    pub async fn start(config: sip::Config, register: bool) -> Result<Self> {
-        Self::start_with_clock(config, register, Arc::new(SystemClock)).await
-    }
-
-    /// [`SipTelephony::start`] with the time taken from `clock`.
-    pub async fn start_with_clock(
+impl Agent {
+    /// Starts a user agent on `config`, its events pumped through `shared`'s translator.
+    async fn start(
+        runtime: &Handle,
+        shared: &Arc<Shared>,
         config: sip::Config,
         register: bool,
-        clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        let runtime = Handle::try_current().map_err(|_| Error::NoRuntime)?;
-        let (domain, user) = (config.domain.clone(), config.user.clone());
-        let (ua, mut sip_events) = UserAgent::start(config).await?;
+        let (ua, mut sip_events) = start_ua(config.clone()).await?;
         let ua = Arc::new(ua);
-        let (events, receiver) = mpsc::channel(EVENT_BUFFER);
-        let (status_tx, status) = watch::channel(SipStatus {
-            state: RegistrationState::Unregistered,
-            local_addr: ua.local_addr(),
-        });
-        let shared = Arc::new(Shared {
-            translator: Mutex::new(Translator::new(user.clone())),
-            events,
-            status: status_tx,
-            clock,
+        shared.status.send_modify(|s| {
+            s.local_addr = ua.local_addr();
+            s.state = RegistrationState::Unregistered;
         });
         let pump_shared = shared.clone();
         let pump = runtime.spawn(async move {
@@ -131,14 +98,166 @@ impl SipTelephony {
         }
         Ok(Self {
             ua,
+            config,
+            register,
+            pump,
+        })
+    }
+
+    /// Hangs up, unregisters and closes the sockets; its events are no longer published.
+    async fn stop(self) {
+        self.ua.stop().await;
+        self.pump.abort();
+    }
+}
+
+/// Binds and starts a user agent. The port a stopped agent had is free once its stack's tasks
+/// have ended, a moment after it stopped: a bind refused as in use is tried again for a while.
+async fn start_ua(config: sip::Config) -> Result<(UserAgent, mpsc::UnboundedReceiver<sip::Event>)> {
+    let deadline = tokio::time::Instant::now() + REBIND_WAIT;
+    loop {
+        match UserAgent::start(config.clone()).await {
+            Err(sip::Error::Socket { source, .. })
+                if source.kind() == std::io::ErrorKind::AddrInUse
+                    && config.local_addr.port() != 0
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => return other.map_err(Error::from),
+        }
+    }
+}
+
+/// How long a restart waits for the previous agent's port to be free.
+const REBIND_WAIT: Duration = Duration::from_secs(3);
+
+/// The engine's telephony source over a SIP user agent. Dropping it stops the agent.
+///
+/// [`SipTelephony::reconfigure`] replaces the agent (a new account, registrar or transport)
+/// while the engine keeps running: the engine's event stream and the status channel stay the
+/// same.
+pub struct SipTelephony {
+    agent: StdMutex<Option<Agent>>,
+    /// One reconfiguration at a time.
+    reconfiguring: Mutex<()>,
+    shared: Arc<Shared>,
+    receiver: StdMutex<Option<mpsc::Receiver<TelephonyEvent>>>,
+    status: watch::Receiver<SipStatus>,
+    runtime: Handle,
+}
+
+impl std::fmt::Debug for SipTelephony {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SipTelephony")
+            .field("ua", &self.current().map(|(ua, _, _)| ua))
+            .field("status", &*self.status.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SipTelephony {
+    fn drop(&mut self) {
+        if let Some(agent) = self.agent_slot().take() {
+            agent.pump.abort();
+        }
+    }
+}
+
+impl SipTelephony {
+    /// Starts the user agent on the current tokio runtime; when `register` is set, registers
+    /// with the configured domain and keeps the registration fresh. Time stamps (SMS) come from
+    /// the system clock.
+    pub async fn start(config: sip::Config, register: bool) -> Result<Self> {
+        Self::start_with_clock(config, register, Arc::new(SystemClock)).await
+    }
+
+    /// [`SipTelephony::start`] with the time taken from `clock`.
+    pub async fn start_with_clock(
+        config: sip::Config,
+        register: bool,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let runtime = Handle::try_current().map_err(|_| Error::NoRuntime)?;
+        let (events, receiver) = mpsc::channel(EVENT_BUFFER);
+        let (status_tx, status) = watch::channel(SipStatus {
+            state: RegistrationState::Unregistered,
+            local_addr: config.local_addr,
+        });
+        let shared = Arc::new(Shared {
+            translator: Mutex::new(Translator::new(config.user.clone())),
+            events,
+            status: status_tx,
+            clock,
+        });
+        let agent = Agent::start(&runtime, &shared, config, register).await?;
+        Ok(Self {
+            agent: StdMutex::new(Some(agent)),
+            reconfiguring: Mutex::new(()),
             shared,
             receiver: StdMutex::new(Some(receiver)),
             status,
             runtime,
-            domain,
-            user,
-            pump,
         })
+    }
+
+    /// Replaces the user agent with one on `config` (registering when `register` is set), for
+    /// a changed account: the old one unregisters and closes first, so the new one can take the
+    /// same port. Refused while a call is up or ringing ([`Error::CallInProgress`]): the agent
+    /// keeps its call, and the caller applies the change once the calls are over. When the new
+    /// agent cannot start (its port taken, say), the old configuration is started again and
+    /// the error is returned.
+    pub async fn reconfigure(&self, config: sip::Config, register: bool) -> Result<()> {
+        let _one = self.reconfiguring.lock().await;
+        let Some(old) = self.agent_slot().take() else {
+            return Err(Error::Stopped);
+        };
+        let calls = old.ua.call_count();
+        if calls > 0 {
+            *self.agent_slot() = Some(old);
+            return Err(Error::CallInProgress { calls });
+        }
+        let (old_config, old_register) = (old.config.clone(), old.register);
+        info!(user = %config.user, domain = %config.domain, register, "SIP account changed; restarting the agent");
+        old.stop().await;
+        *self.shared.translator.lock().await = Translator::new(config.user.clone());
+        match Agent::start(&self.runtime, &self.shared, config, register).await {
+            Ok(agent) => {
+                *self.agent_slot() = Some(agent);
+                Ok(())
+            }
+            Err(e) => {
+                warn!(error = %e, "the new SIP account could not start; back to the previous one");
+                *self.shared.translator.lock().await = Translator::new(old_config.user.clone());
+                let restored =
+                    Agent::start(&self.runtime, &self.shared, old_config, old_register).await;
+                match restored {
+                    Ok(agent) => *self.agent_slot() = Some(agent),
+                    Err(again) => {
+                        warn!(error = %again, "the previous SIP account could not start again");
+                        self.shared.status.send_modify(|s| {
+                            s.state = RegistrationState::Failed {
+                                reason: again.to_string(),
+                            }
+                        });
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn agent_slot(&self) -> std::sync::MutexGuard<'_, Option<Agent>> {
+        self.agent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The running agent, its domain and user (`None` after a restart that failed twice).
+    fn current(&self) -> Option<(Arc<UserAgent>, String, String)> {
+        self.agent_slot()
+            .as_ref()
+            .map(|a| (a.ua.clone(), a.config.domain.clone(), a.config.user.clone()))
     }
 
     /// The registration status and bound address, updated as they change.
@@ -148,12 +267,13 @@ impl SipTelephony {
 
     /// The bound SIP address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.ua.local_addr()
+        self.status.borrow().local_addr
     }
 
-    /// The user agent, for what the engine does not command (audio devices, tests).
-    pub fn user_agent(&self) -> &Arc<UserAgent> {
-        &self.ua
+    /// The user agent, for what the engine does not command (audio devices, tests); `None`
+    /// when a restart left none running.
+    pub fn user_agent(&self) -> Option<Arc<UserAgent>> {
+        self.current().map(|(ua, _, _)| ua)
     }
 
     fn spawn_call_command<F>(&self, call_id: String, what: &'static str, run: F)
@@ -182,7 +302,18 @@ impl Telephony for SipTelephony {
 
     fn command(&self, command: TelephonyCommand) -> engine::Result<()> {
         debug!(command = short(&command), "telephony command");
-        let ua = self.ua.clone();
+        let Some((ua, domain, user)) = self.current() else {
+            let shared = self.shared.clone();
+            self.runtime.spawn(async move {
+                shared
+                    .failed(
+                        None,
+                        "the phone is not running (SIP account not started)".into(),
+                    )
+                    .await;
+            });
+            return Ok(());
+        };
         match command {
             TelephonyCommand::Answer { call_id } => {
                 let id = call_id.clone();
@@ -216,7 +347,6 @@ impl Telephony for SipTelephony {
             }
             TelephonyCommand::Transfer { call_id, target } => {
                 let shared = self.shared.clone();
-                let domain = self.domain.clone();
                 self.runtime.spawn(async move {
                     let uri = match dial_target(&target) {
                         Ok(target) => target.uri_at(&domain),
@@ -254,7 +384,6 @@ impl Telephony for SipTelephony {
             }
             TelephonyCommand::SendSms { to, text } => {
                 let shared = self.shared.clone();
-                let (domain, user) = (self.domain.clone(), self.user.clone());
                 self.runtime.spawn(async move {
                     let uri = match dial_target(&to) {
                         Ok(target) => target.uri_at(&domain),

@@ -42,6 +42,15 @@ pub enum Error {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// The agent cannot be restarted on a new account while it holds calls.
+    #[error("{calls} call(s) in progress: the SIP account changes once they are over")]
+    CallInProgress {
+        /// How many.
+        calls: usize,
+    },
+    /// The adapter has no running agent (a restart failed twice).
+    #[error("the SIP agent is not running")]
+    Stopped,
     /// The adapter was started outside a tokio runtime.
     #[error("no tokio runtime: start the adapter from inside one")]
     NoRuntime,

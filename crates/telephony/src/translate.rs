@@ -141,6 +141,7 @@ impl Translator {
             E::RegistrationFailed { reason } => {
                 return vec![Output::Status(RegistrationState::Failed { reason })]
             }
+            E::Unregistered => return vec![Output::Status(RegistrationState::Unregistered)],
             E::IncomingCall {
                 call_id, from, to, ..
             } => {

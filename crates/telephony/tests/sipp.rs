@@ -364,3 +364,108 @@ async fn mute_and_hold_work_on_a_live_call_and_transfer_of_an_unknown_call_fails
         other => panic!("a transfer of an ended call fails as an event, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_change_restarts_the_agent_live_unregistering_the_old_binding() {
+    use callpop_telephony::{Error, RegistrationState, SipTelephony};
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The desktop keeps its SIP port across account changes: so does this test.
+    let local: std::net::SocketAddr =
+        format!("127.0.0.1:{}", test_support::free_udp_and_tcp_port())
+            .parse()
+            .expect("addr");
+    let phone = SipTelephony::start(sip::Config::new(local, "2001", "127.0.0.1"), false)
+        .await
+        .expect("the adapter starts without a registrar");
+    let mut events = phone.events().expect("events");
+    let mut status = phone.status();
+
+    // The agent saves an account with a registrar: the agent registers, on the same port.
+    let registrar_port = free_port();
+    let password = runtime_password();
+    let registrar = start_sipp(
+        &scenario(
+            dir.path(),
+            "uas_registrar_unregister.xml",
+            &[("@PASSWORD@", &password)],
+        ),
+        registrar_port,
+        None,
+    );
+    let mut account = sip::Config::new(local, "2001", format!("127.0.0.1:{registrar_port}"));
+    account.password = Some(sip::Password::new(password));
+    phone
+        .reconfigure(account, true)
+        .await
+        .expect("the new account starts");
+    assert_eq!(
+        wait_status(&mut status, "registered", |s| matches!(
+            s,
+            RegistrationState::Registered { .. } | RegistrationState::Failed { .. }
+        ))
+        .await,
+        RegistrationState::Registered { expires: 60 },
+        "registered with the new account, its challenge answered"
+    );
+    assert_eq!(phone.local_addr(), local, "the port is kept");
+
+    // Back to no registrar: the binding is removed (the scenario fails without Expires: 0).
+    phone
+        .reconfigure(sip::Config::new(local, "2001", "127.0.0.1"), false)
+        .await
+        .expect("the account without a registrar starts");
+    expect_sipp_success(registrar, "uas_registrar_unregister").await;
+    assert_eq!(
+        status.borrow().state,
+        RegistrationState::Unregistered,
+        "no registration any more"
+    );
+
+    // The engine's event stream is the same one: a call to the restarted agent rings there.
+    let caller = start_sipp(
+        &scenario(
+            dir.path(),
+            "uac_call.xml",
+            &[
+                ("@CALLER@", "+14155550100"),
+                ("@NAME@", "Caller"),
+                ("@TALK_MS@", "500"),
+            ],
+        ),
+        free_port(),
+        Some(local),
+    );
+    let call_id = match next(&mut events, "Ringing").await {
+        TelephonyEvent::Ringing { call_id, .. } => call_id,
+        other => panic!("a call starts with Ringing, got {other:?}"),
+    };
+    // With a call ringing the account cannot change under it.
+    match phone
+        .reconfigure(sip::Config::new(local, "2002", "127.0.0.1"), false)
+        .await
+    {
+        Err(Error::CallInProgress { calls: 1 }) => {}
+        other => panic!("a change during a call waits, got {other:?}"),
+    }
+    phone
+        .command(TelephonyCommand::Answer {
+            call_id: call_id.clone(),
+        })
+        .expect("accepted");
+    assert_eq!(
+        next(&mut events, "Answered").await,
+        TelephonyEvent::Answered {
+            call_id: call_id.clone()
+        },
+        "the refused change left the call alone"
+    );
+    assert_eq!(
+        next(&mut events, "Ended").await,
+        TelephonyEvent::Ended {
+            call_id,
+            reason: EndReason::HungUp
+        },
+        "sipp hangs up"
+    );
+    expect_sipp_success(caller, "uac_call").await;
+}

@@ -41,11 +41,7 @@ detail: string, } | { "kind": "bad_login_server",
 /**
  * What is wrong with it.
  */
-detail: string, } | { "kind": "restart_to_sign_in", 
-/**
- * The login server's URL.
- */
-url: string, } | { "kind": "sign_in_failed", 
+detail: string, } | { "kind": "sign_in_failed", 
 /**
  * The OAuth or network error.
  */
@@ -60,6 +56,10 @@ detail: string, } | { "kind": "keychain_failed",
 detail: string, } | { "kind": "sip_account_incomplete" } | { "kind": "bad_ca_file", 
 /**
  * The file and what is wrong with it.
+ */
+detail: string, } | { "kind": "sip_restart_failed", 
+/**
+ * Why.
  */
 detail: string, } | { "kind": "no_speaker" } | { "kind": "no_microphone" } | { "kind": "tone_failed", 
 /**
