@@ -12,7 +12,9 @@ use cti::{
 };
 use salesforce::Client;
 use serde::{Deserialize, Serialize};
-use store::{CallDirection, CallRecord, LogState, NewOutboxItem, PinSource, Store, WriteKind};
+use store::{
+    CachedMatch, CallDirection, CallRecord, LogState, NewOutboxItem, PinSource, Store, WriteKind,
+};
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use url::Url;
@@ -688,35 +690,33 @@ impl Loop {
             },
         )
         .await;
+        // A number the cache answers (a pin, or fresh results) pops right here: no task, no
+        // request. Any other number is searched beside the loop: ringing is never blocked by
+        // Salesforce.
+        let mut answered = None;
         if !ignored && !caller.digits.is_empty() {
-            // The search runs beside the loop: ringing is never blocked by Salesforce.
-            let (store, cache, client, layout) = (
-                self.store.clone(),
-                self.cache.clone(),
-                self.client.clone(),
-                self.config.layout.clone(),
-            );
-            let (ttl, timeout, tx) = (
-                self.config.match_ttl,
-                self.config.lookup_timeout,
-                self.internal.clone(),
-            );
-            let id = call_id.clone();
-            tokio::spawn(async move {
-                let lookup = lookup(
-                    &store, &cache, &client, &layout, call_type, &caller, now, ttl, timeout, cached,
-                )
-                .await;
-                let _ = tx
-                    .send(Internal::Looked {
-                        call_id: id,
-                        lookup,
-                    })
-                    .await;
-            });
+            match cached {
+                Some(Some(row)) if row.pinned.is_some() || row.fresh => {
+                    answered = crate::lookup::from_cache(row.clone());
+                    if answered.is_none() {
+                        self.search_beside(
+                            call_id.clone(),
+                            call_type,
+                            caller,
+                            now,
+                            Some(Some(row)),
+                        );
+                    }
+                }
+                cached => self.search_beside(call_id.clone(), call_type, caller, now, cached),
+            }
         }
         // History goes to its writer: its disk sync does not delay the popup.
         self.write_history(HistoryWrite::Upsert(Box::new(record)));
+        if let Some(lookup) = answered {
+            self.looked(call_id, lookup).await;
+            return;
+        }
         if ignored {
             tracing::debug!(call_id = %call_id, "internal call ignored");
             return;
@@ -734,6 +734,36 @@ impl Loop {
             };
             self.looked(call_id, lookup).await;
         }
+    }
+
+    /// Searches Salesforce for `caller` on a task of its own; the result comes back to the
+    /// loop as [`Internal::Looked`].
+    fn search_beside(
+        &self,
+        call_id: String,
+        call_type: CallType,
+        caller: Normalized,
+        now: DateTime<Utc>,
+        cached: Option<Option<CachedMatch>>,
+    ) {
+        let (store, cache, client, layout) = (
+            self.store.clone(),
+            self.cache.clone(),
+            self.client.clone(),
+            self.config.layout.clone(),
+        );
+        let (ttl, timeout, tx) = (
+            self.config.match_ttl,
+            self.config.lookup_timeout,
+            self.internal.clone(),
+        );
+        tokio::spawn(async move {
+            let lookup = lookup(
+                &store, &cache, &client, &layout, call_type, &caller, now, ttl, timeout, cached,
+            )
+            .await;
+            let _ = tx.send(Internal::Looked { call_id, lookup }).await;
+        });
     }
 
     async fn internal(&mut self, msg: Internal) {

@@ -143,6 +143,34 @@ pub(crate) fn spawn_cache_writer(store: Arc<Store>) -> (CacheWrites, JoinHandle<
     (tx, task)
 }
 
+/// The lookup a cache row answers without a request: its pinned record, else its results
+/// while fresh; `None` when Salesforce must be searched (an unreadable row included, logged).
+pub(crate) fn from_cache(cached: CachedMatch) -> Option<Lookup> {
+    if let Some(pinned) = cached.pinned {
+        match serde_json::from_value::<Match>(pinned.record) {
+            Ok(m) => {
+                return Some(Lookup {
+                    matches: vec![m],
+                    status: LookupStatus::Pinned,
+                })
+            }
+            Err(e) => tracing::warn!(error = %e, "pinned record unreadable; searching"),
+        }
+    }
+    if let (true, Some(records)) = (cached.fresh, cached.records) {
+        match serde_json::from_value::<Vec<Match>>(records) {
+            Ok(matches) => {
+                return Some(Lookup {
+                    matches,
+                    status: LookupStatus::Cache,
+                })
+            }
+            Err(e) => tracing::warn!(error = %e, "cached matches unreadable; searching"),
+        }
+    }
+    None
+}
+
 /// Looks up `caller` for a call of `call_type` at `now` (`prefetched`: the cache row, when the
 /// caller has just read it with the same `ttl`):
 /// 1. a pinned record for the number wins (no request);
@@ -172,27 +200,8 @@ pub(crate) async fn lookup(
     };
     match cached {
         Ok(Some(cached)) => {
-            if let Some(pinned) = cached.pinned {
-                match serde_json::from_value::<Match>(pinned.record) {
-                    Ok(m) => {
-                        return Lookup {
-                            matches: vec![m],
-                            status: LookupStatus::Pinned,
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "pinned record unreadable; searching"),
-                }
-            }
-            if let (true, Some(records)) = (cached.fresh, cached.records) {
-                match serde_json::from_value::<Vec<Match>>(records) {
-                    Ok(matches) => {
-                        return Lookup {
-                            matches,
-                            status: LookupStatus::Cache,
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "cached matches unreadable; searching"),
-                }
+            if let Some(found) = from_cache(cached) {
+                return found;
             }
         }
         Ok(None) => {}

@@ -15,8 +15,9 @@
 //!   crate's token store), never in this database.
 //! - **Typed errors, no panics.** Bad input, a corrupt stored value or a full disk come back as an
 //!   [`Error`] variant; the earlier data stays intact.
-//! - **Concurrency.** A [`Store`] owns one SQLite connection behind a [`Mutex`]: it is `Send` and
-//!   `Sync`, callers share it through an `Arc`, and operations run one at a time (each is a short
+//! - **Concurrency.** A [`Store`] owns one writing SQLite connection behind a [`Mutex`] (and, for
+//!   a file, two read-only ones that WAL lets read beside a commit): it is `Send` and `Sync`,
+//!   callers share it through an `Arc`, and writes run one at a time (each is a short
 //!   transaction). Another process opening the same file waits up to [`BUSY_TIMEOUT`].
 //! - **Migrations only add.** Each table's file holds its migration SQL; [`Store::open`] applies
 //!   them in order with `rusqlite_migration` (the schema version is SQLite's `user_version`).
@@ -210,11 +211,16 @@ impl From<rusqlite_migration::Error> for Error {
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
-    /// A second, read-only connection for queries that only read (file databases only): with
-    /// WAL a reader never waits behind the writer's commit and its disk sync, so a popup's
-    /// match-cache read is not delayed by an outbox write.
-    reader: Option<Mutex<Connection>>,
+    /// Read-only connections for queries that only read (file databases only): with WAL a
+    /// reader never waits behind the writer's commit and its disk sync, so a popup's
+    /// match-cache read is not delayed by an outbox write. There are [`READERS`] of them, so
+    /// that a long read (the flusher decoding a batch of 200 writes) does not hold up a short
+    /// one (the match-cache read of a ringing call).
+    readers: Vec<Mutex<Connection>>,
 }
+
+/// How many read-only connections a file database has.
+const READERS: usize = 2;
 
 impl Store {
     /// Opens (creating if needed) the database file at `path`, applies the pragmas (WAL,
@@ -229,12 +235,14 @@ impl Store {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         let mut store = Store::prepare(conn)?;
-        let reader = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        reader.busy_timeout(BUSY_TIMEOUT)?;
-        store.reader = Some(Mutex::new(reader));
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            reader.busy_timeout(BUSY_TIMEOUT)?;
+            store.readers.push(Mutex::new(reader));
+        }
         tracing::debug!(path = %path.display(), "store opened");
         Ok(store)
     }
@@ -255,7 +263,7 @@ impl Store {
         Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
-            reader: None,
+            readers: Vec::new(),
         })
     }
 
@@ -320,10 +328,18 @@ impl Store {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The connection for a query that only reads: the read-only one when there is one (it sees
-    /// every committed write), the writer otherwise (in-memory databases).
+    /// The connection for a query that only reads: a free read-only one when there is one (each
+    /// sees every committed write), else the first to come free; the writer for in-memory
+    /// databases.
     pub(crate) fn read_conn(&self) -> MutexGuard<'_, Connection> {
-        match &self.reader {
+        for reader in &self.readers {
+            match reader.try_lock() {
+                Ok(guard) => return guard,
+                Err(std::sync::TryLockError::Poisoned(p)) => return p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+        }
+        match self.readers.first() {
             Some(reader) => reader.lock().unwrap_or_else(PoisonError::into_inner),
             None => self.conn(),
         }
@@ -376,6 +392,33 @@ mod tests {
         // The engine wraps store errors in anyhow and sends them across tasks.
         fn check_error<E: std::error::Error + Send + Sync + 'static>() {}
         check_error::<Error>();
+    }
+
+    #[test]
+    fn a_long_read_does_not_hold_up_a_ringing_calls_cache_read() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = std::sync::Arc::new(Store::open(dir.path().join("db.sqlite3")).expect("open"));
+        let now = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2027, 1, 31, 10, 0, 0)
+            .single()
+            .expect("time");
+        store
+            .match_cache()
+            .put("+14155550100", &serde_json::json!([{"name": "A"}]), now)
+            .expect("put");
+        // The flusher reading a batch holds a reader for a while.
+        let long_read = store.read_conn();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let other = store.clone();
+        std::thread::spawn(move || {
+            let found = other.match_cache().lookup("+14155550100", now);
+            let _ = tx.send(found.map(|c| c.is_some()));
+        });
+        let answered = rx.recv_timeout(std::time::Duration::from_secs(5));
+        drop(long_read);
+        assert!(
+            matches!(answered, Ok(Ok(true))),
+            "the cache read goes through another reader at once: {answered:?}"
+        );
     }
 
     #[test]
