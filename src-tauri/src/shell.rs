@@ -163,6 +163,7 @@ pub fn open_link(app: &AppHandle, link: &str) {
                 events::UI_EVENT,
                 &UiEvent::ActionFailed {
                     call_id: None,
+                    action: engine::FailedAction::Dial,
                     message: err.to_string(),
                 },
             );

@@ -11,6 +11,7 @@ import {
   type CallsState,
 } from "../src/model/calls";
 import type { UiEvent } from "../src/contract";
+import { setLanguage } from "../src/i18n";
 import { closed, DUPONT, phase, popup, ringing, SATO, wrapUp } from "./fixtures";
 
 const T0 = Date.parse("2026-03-02T09:00:00Z");
@@ -70,10 +71,28 @@ describe("call reducer", () => {
 
   it("ties a failed action to its call, and keeps a free one at the top", () => {
     let s = run([[ringing("c4"), T0]]);
-    s = reduce(s, { event: "action_failed", call_id: "c4", message: "The call has already ended." }, T0 + 1);
-    expect(s.calls.c4?.error, "the call shows why").toBe("The call has already ended.");
-    s = reduce(s, { event: "action_failed", call_id: null, message: "Sign in to Salesforce first." }, T0 + 2);
-    expect(s.error, "a failure with no call is shown once for the panel").toBe("Sign in to Salesforce first.");
+    s = reduce(s, { event: "action_failed", call_id: "c4", action: "hold", message: "488 Not Acceptable Here" }, T0 + 1);
+    expect(s.calls.c4?.error, "the call shows what failed and why").toBe(
+      "The call could not be put on hold: 488 Not Acceptable Here.",
+    );
+    s = reduce(s, { event: "action_failed", call_id: null, action: "phone", message: "no SIP account is running" }, T0 + 2);
+    expect(s.error, "a failure with no call is shown once for the panel").toBe(
+      "The phone is not running: no SIP account is running.",
+    );
+  });
+
+  it("words a failed action in the agent's language, the technical reason kept as given", () => {
+    setLanguage("ja");
+    try {
+      const s = reduce(
+        run([[ringing("c9"), T0]]),
+        { event: "action_failed", call_id: "c9", action: "transfer", message: "403 Forbidden" },
+        T0 + 1,
+      );
+      expect(s.calls.c9?.error).toBe("通話を転送できませんでした: 403 Forbidden。");
+    } finally {
+      setLanguage("en");
+    }
   });
 
   it("shows no wrap-up countdown when auto-save is off", () => {

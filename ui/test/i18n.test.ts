@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { effectiveLanguage, LANGUAGES, languageOf, RESOURCES, setLanguage, t } from "../src/i18n";
+import type { FailedAction } from "../src/bindings/FailedAction";
 
 type Tree = { [k: string]: string | Tree };
 
@@ -47,9 +48,30 @@ describe("translations", () => {
   it("uses every key somewhere in the UI's code", () => {
     const code = sources(join(__dirname, "..", "src")).join("\n");
     // `failure.<kind>` is looked up by the kind of the shell's failure (see failureText); the
-    // settings test checks each kind of the generated `Failure` type has its sentence.
-    const unused = [...english.keys()].filter((k) => !k.startsWith("failure.") && !code.includes(`"${k}"`));
+    // settings test checks each kind of the generated `Failure` type has its sentence. So is
+    // `action_failed.<action>` by the engine's `FailedAction` (checked below).
+    const unused = [...english.keys()].filter(
+      (k) => !k.startsWith("failure.") && !k.startsWith("action_failed.") && !code.includes(`"${k}"`),
+    );
     expect(unused, "keys no code refers to (remove them or use them)").toEqual([]);
+  });
+
+  it("has a sentence for every action the engine can report as failed, in every language", () => {
+    // An action added in Rust and missing here fails type-checking (`npm run lint`).
+    const actions: Record<FailedAction, true> = {
+      answer: true, decline: true, hang_up: true, hold: true, resume: true, mute: true, dtmf: true,
+      transfer: true, dial: true, sms: true, audio: true, phone: true, call: true, store: true,
+      salesforce: true, number: true,
+    };
+    for (const lang of LANGUAGES) {
+      const sentences = RESOURCES[lang].action_failed as Record<string, string>;
+      for (const action of Object.keys(actions)) {
+        expect(sentences[action], `${lang} words action_failed.${action}`).toContain("{{detail}}");
+      }
+      expect(Object.keys(sentences).sort(), `${lang} has no sentence for an action that does not exist`).toEqual(
+        Object.keys(actions).sort(),
+      );
+    }
   });
 
   it("translates other languages for real, not by copying English", () => {

@@ -26,7 +26,9 @@ use crate::history::{self, History, HistoryWrite};
 use crate::lookup::{lookup, CacheWrites, Lookup, LookupStatus};
 use crate::queue::{self, Queue, QueueWrite};
 use crate::sms::SmsJob;
-use crate::telephony::{Direction, EndReason, Telephony, TelephonyCommand, TelephonyEvent};
+use crate::telephony::{
+    Direction, EndReason, FailedAction, Telephony, TelephonyCommand, TelephonyEvent,
+};
 use crate::{Error, Result};
 
 /// Closed calls kept in memory for the agent's later edits; older ones are forgotten (their
@@ -443,9 +445,17 @@ impl Loop {
 
     async fn fail(&self, call_id: Option<&str>, error: &Error) {
         tracing::info!(error = %error, "agent action failed");
+        let (action, message) = match error {
+            Error::Store { source } => (FailedAction::Store, source.to_string()),
+            Error::Salesforce { source } => (FailedAction::Salesforce, source.to_string()),
+            Error::Phone { source } => (FailedAction::Number, source.to_string()),
+            Error::InvalidAction { reason, .. } => (FailedAction::Call, reason.clone()),
+            other => (FailedAction::Call, other.to_string()),
+        };
         self.emit(UiEvent::ActionFailed {
             call_id: call_id.map(str::to_owned),
-            message: error.to_string(),
+            action,
+            message,
         })
         .await;
     }
@@ -557,9 +567,18 @@ impl Loop {
             event @ (TelephonyEvent::SmsReceived { .. } | TelephonyEvent::SmsSent { .. }) => {
                 self.sms(event, now).await
             }
-            TelephonyEvent::CommandFailed { call_id, message } => {
-                tracing::info!(?call_id, %message, "telephony command failed");
-                self.emit(UiEvent::ActionFailed { call_id, message }).await
+            TelephonyEvent::CommandFailed {
+                call_id,
+                action,
+                message,
+            } => {
+                tracing::info!(?call_id, ?action, %message, "telephony command failed");
+                self.emit(UiEvent::ActionFailed {
+                    call_id,
+                    action,
+                    message,
+                })
+                .await
             }
         }
     }

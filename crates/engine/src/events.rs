@@ -148,7 +148,9 @@ pub enum UiEvent {
     ActionFailed {
         /// The call concerned, when any.
         call_id: Option<String>,
-        /// Why.
+        /// What could not be done (the UI words it in the agent's language).
+        action: crate::telephony::FailedAction,
+        /// Why (the technical reason, as given).
         message: String,
     },
 }

@@ -30,7 +30,8 @@ pub use events::{CallPhase, ConnectionState, LogStatus, Popup, UiEvent};
 pub use flusher::{soql_tasks_by_call_objects, FlushConfig};
 pub use lookup::{cache_key, matches_from_search, Lookup, LookupStatus};
 pub use telephony::{
-    Direction, EndReason, ScriptedTelephony, Telephony, TelephonyCommand, TelephonyEvent,
+    Direction, EndReason, FailedAction, ScriptedTelephony, Telephony, TelephonyCommand,
+    TelephonyEvent,
 };
 
 /// Everything that can go wrong in the engine.

@@ -24,6 +24,47 @@ pub enum Direction {
     Outbound,
 }
 
+/// What could not be done, for the agent's message (the frame of the sentence is translated
+/// by the UI; the detail that follows is the technical reason, as the peer or the system gave
+/// it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum FailedAction {
+    /// Answering a call.
+    Answer,
+    /// Declining a call.
+    Decline,
+    /// Hanging up.
+    HangUp,
+    /// Putting a call on hold.
+    Hold,
+    /// Taking a call off hold.
+    Resume,
+    /// Muting or unmuting.
+    Mute,
+    /// Sending DTMF digits.
+    Dtmf,
+    /// Transferring a call.
+    Transfer,
+    /// Placing a call (a dialed number, a clicked link).
+    Dial,
+    /// Sending an SMS.
+    Sms,
+    /// A call's sound device.
+    Audio,
+    /// The phone itself (no SIP agent running).
+    Phone,
+    /// The agent's action does not fit the call (unknown call, wrong moment).
+    Call,
+    /// The local database.
+    Store,
+    /// Salesforce.
+    Salesforce,
+    /// A phone number that cannot be used.
+    Number,
+}
+
 /// Why a call ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -108,7 +149,9 @@ pub enum TelephonyEvent {
     CommandFailed {
         /// The call the command was about, when any.
         call_id: Option<String>,
-        /// What failed and why, fit to show.
+        /// What could not be done.
+        action: FailedAction,
+        /// Why, fit to show after the agent's sentence for `action`.
         message: String,
     },
 }

@@ -108,6 +108,7 @@ async fn in_call_actions_are_forwarded_in_order_and_unknown_calls_refused() {
         refused,
         UiEvent::ActionFailed {
             call_id: Some("nobody".into()),
+            action: callpop_engine::FailedAction::Call,
             message: "unknown call \"nobody\"".into()
         },
         "an in-call action on an unknown call is refused like the others"
@@ -136,7 +137,8 @@ async fn in_call_actions_are_forwarded_in_order_and_unknown_calls_refused() {
     phone
         .emit(TelephonyEvent::CommandFailed {
             call_id: Some(id()),
-            message: "transfer failed: 403 Forbidden".into(),
+            action: callpop_engine::FailedAction::Transfer,
+            message: "403 Forbidden".into(),
         })
         .await
         .expect("emit");
@@ -148,7 +150,8 @@ async fn in_call_actions_are_forwarded_in_order_and_unknown_calls_refused() {
         shown,
         UiEvent::ActionFailed {
             call_id: Some(id()),
-            message: "transfer failed: 403 Forbidden".into()
+            action: callpop_engine::FailedAction::Transfer,
+            message: "403 Forbidden".into()
         },
         "a failure the source reports later is shown to the agent"
     );

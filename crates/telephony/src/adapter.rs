@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use engine::{Clock, SystemClock, Telephony, TelephonyCommand, TelephonyEvent};
+use engine::{Clock, FailedAction, SystemClock, Telephony, TelephonyCommand, TelephonyEvent};
 use sip::{Decline, UserAgent};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch, Mutex};
@@ -45,12 +45,16 @@ impl Shared {
         }
     }
 
-    async fn failed(&self, call_id: Option<String>, message: String) {
-        warn!(?call_id, %message, "telephony command failed");
+    async fn failed(&self, call_id: Option<String>, action: FailedAction, message: String) {
+        warn!(?call_id, ?action, %message, "telephony command failed");
         let _translator = self.translator.lock().await;
         if self
             .events
-            .send(TelephonyEvent::CommandFailed { call_id, message })
+            .send(TelephonyEvent::CommandFailed {
+                call_id,
+                action,
+                message,
+            })
             .await
             .is_err()
         {
@@ -276,16 +280,14 @@ impl SipTelephony {
         self.current().map(|(ua, _, _)| ua)
     }
 
-    fn spawn_call_command<F>(&self, call_id: String, what: &'static str, run: F)
+    fn spawn_call_command<F>(&self, call_id: String, what: FailedAction, run: F)
     where
         F: std::future::Future<Output = sip::Result<()>> + Send + 'static,
     {
         let shared = self.shared.clone();
         self.runtime.spawn(async move {
             if let Err(e) = run.await {
-                shared
-                    .failed(Some(call_id), format!("{what} failed: {e}"))
-                    .await;
+                shared.failed(Some(call_id), what, e.to_string()).await;
             }
         });
     }
@@ -308,7 +310,8 @@ impl Telephony for SipTelephony {
                 shared
                     .failed(
                         None,
-                        "the phone is not running (SIP account not started)".into(),
+                        FailedAction::Phone,
+                        "no SIP account is running".into(),
                     )
                     .await;
             });
@@ -317,44 +320,62 @@ impl Telephony for SipTelephony {
         match command {
             TelephonyCommand::Answer { call_id } => {
                 let id = call_id.clone();
-                self.spawn_call_command(call_id, "answer", async move { ua.answer(&id).await });
+                self.spawn_call_command(call_id, FailedAction::Answer, async move {
+                    ua.answer(&id).await
+                });
             }
             TelephonyCommand::Decline { call_id } => {
                 let id = call_id.clone();
-                self.spawn_call_command(call_id, "decline", async move {
+                self.spawn_call_command(call_id, FailedAction::Decline, async move {
                     ua.decline(&id, Decline::Decline)
                 });
             }
             TelephonyCommand::HangUp { call_id } => {
                 let id = call_id.clone();
-                self.spawn_call_command(call_id, "hang up", async move { ua.hangup(&id).await });
+                self.spawn_call_command(call_id, FailedAction::HangUp, async move {
+                    ua.hangup(&id).await
+                });
             }
             TelephonyCommand::Hold { call_id } => {
                 let id = call_id.clone();
-                self.spawn_call_command(call_id, "hold", async move { ua.hold(&id).await });
+                self.spawn_call_command(
+                    call_id,
+                    FailedAction::Hold,
+                    async move { ua.hold(&id).await },
+                );
             }
             TelephonyCommand::Resume { call_id } => {
                 let id = call_id.clone();
-                self.spawn_call_command(call_id, "resume", async move { ua.resume(&id).await });
+                self.spawn_call_command(call_id, FailedAction::Resume, async move {
+                    ua.resume(&id).await
+                });
             }
             TelephonyCommand::Mute { call_id, muted } => {
                 let id = call_id.clone();
-                self.spawn_call_command(call_id, "mute", async move { ua.set_mute(&id, muted) });
+                self.spawn_call_command(call_id, FailedAction::Mute, async move {
+                    ua.set_mute(&id, muted)
+                });
             }
             TelephonyCommand::SendDtmf { call_id, digits } => {
                 let id = call_id.clone();
-                self.spawn_call_command(call_id, "DTMF", async move { ua.send_dtmf(&id, &digits) });
+                self.spawn_call_command(call_id, FailedAction::Dtmf, async move {
+                    ua.send_dtmf(&id, &digits)
+                });
             }
             TelephonyCommand::Transfer { call_id, target } => {
                 let shared = self.shared.clone();
                 self.runtime.spawn(async move {
                     let uri = match dial_target(&target) {
                         Ok(target) => target.uri_at(&domain),
-                        Err(e) => return shared.failed(Some(call_id), e.to_string()).await,
+                        Err(e) => {
+                            return shared
+                                .failed(Some(call_id), FailedAction::Transfer, e.to_string())
+                                .await
+                        }
                     };
                     if let Err(e) = ua.transfer(&call_id, &uri).await {
                         shared
-                            .failed(Some(call_id), format!("transfer failed: {e}"))
+                            .failed(Some(call_id), FailedAction::Transfer, e.to_string())
                             .await;
                     }
                 });
@@ -364,7 +385,9 @@ impl Telephony for SipTelephony {
                 self.runtime.spawn(async move {
                     let target = match dial_target(&number) {
                         Ok(target) => target,
-                        Err(e) => return shared.failed(None, e.to_string()).await,
+                        Err(e) => {
+                            return shared.failed(None, FailedAction::Dial, e.to_string()).await
+                        }
                     };
                     // The translator stays locked from the INVITE until the Ringing is out, so
                     // nothing about the call can overtake it.
@@ -377,7 +400,7 @@ impl Telephony for SipTelephony {
                         }
                         Err(e) => {
                             drop(translator);
-                            shared.failed(None, format!("dial failed: {e}")).await;
+                            shared.failed(None, FailedAction::Dial, e.to_string()).await;
                         }
                     }
                 });
@@ -387,7 +410,9 @@ impl Telephony for SipTelephony {
                 self.runtime.spawn(async move {
                     let uri = match dial_target(&to) {
                         Ok(target) => target.uri_at(&domain),
-                        Err(e) => return shared.failed(None, e.to_string()).await,
+                        Err(e) => {
+                            return shared.failed(None, FailedAction::Sms, e.to_string()).await
+                        }
                     };
                     match ua.send_message(&uri, &text).await {
                         Ok(()) => {
@@ -401,7 +426,7 @@ impl Telephony for SipTelephony {
                             };
                             shared.publish(vec![Output::Telephony(event)]).await;
                         }
-                        Err(e) => shared.failed(None, format!("SMS not sent: {e}")).await,
+                        Err(e) => shared.failed(None, FailedAction::Sms, e.to_string()).await,
                     }
                 });
             }

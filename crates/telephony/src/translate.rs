@@ -175,7 +175,8 @@ impl Translator {
             },
             E::AudioError { call_id, reason } => TelephonyEvent::CommandFailed {
                 call_id: Some(call_id),
-                message: format!("audio device: {reason}"),
+                action: engine::FailedAction::Audio,
+                message: reason,
             },
             E::Dtmf { call_id, .. } => {
                 // The digit itself stays out of the log (it may be a card number or a PIN).

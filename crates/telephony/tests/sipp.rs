@@ -183,9 +183,14 @@ async fn failures_come_back_as_command_failed() {
         })
         .expect("accepted: the outcome comes as an event");
     match next(&mut events, "CommandFailed").await {
-        TelephonyEvent::CommandFailed { call_id, message } => {
+        TelephonyEvent::CommandFailed {
+            call_id,
+            action,
+            message,
+        } => {
             assert_eq!(call_id.as_deref(), Some("no-such-call"), "names the call");
-            assert!(message.contains("answer"), "says what failed: {message}");
+            assert_eq!(action, engine::FailedAction::Answer, "says what failed");
+            assert!(!message.is_empty(), "and why");
         }
         other => panic!("an unknown call's answer fails as an event, got {other:?}"),
     }
@@ -195,8 +200,13 @@ async fn failures_come_back_as_command_failed() {
         })
         .expect("accepted");
     match next(&mut events, "CommandFailed").await {
-        TelephonyEvent::CommandFailed { call_id, message } => {
+        TelephonyEvent::CommandFailed {
+            call_id,
+            action,
+            message,
+        } => {
             assert_eq!(call_id, None, "no call was created");
+            assert_eq!(action, engine::FailedAction::Dial, "the dial failed");
             assert!(message.contains("cannot call"), "says why: {message}");
         }
         other => panic!("an undialable number fails as an event, got {other:?}"),
@@ -356,10 +366,12 @@ async fn mute_and_hold_work_on_a_live_call_and_transfer_of_an_unknown_call_fails
     match next(&mut events, "CommandFailed").await {
         TelephonyEvent::CommandFailed {
             call_id: failed,
+            action,
             message,
         } => {
             assert_eq!(failed, Some(call_id), "names the call");
-            assert!(message.contains("transfer"), "says what failed: {message}");
+            assert_eq!(action, engine::FailedAction::Transfer, "says what failed");
+            assert!(!message.is_empty(), "and why");
         }
         other => panic!("a transfer of an ended call fails as an event, got {other:?}"),
     }

@@ -1,6 +1,7 @@
 // The event reducer: the engine's UiEvents in, the panel's view model out. Pure: the arrival time
 // is passed in, so the timer and the wrap-up countdown are functions of plain values.
 
+import { t } from "../i18n";
 import type {
   ApiUsage,
   CallerDisplay,
@@ -176,9 +177,11 @@ export function reduce(state: CallsState, event: UiEvent, now: number): CallsSta
       return state;
     case "action_failed": {
       const prev = event.call_id === null ? undefined : state.calls[event.call_id];
-      const announcement = announce(state, "live.action_failed", { message: event.message });
-      if (!prev) return { ...state, error: event.message, announcement };
-      return { ...withCall(state, { ...prev, error: event.message }), announcement };
+      // The sentence in the agent's language; the technical reason as the system gave it.
+      const message = t(`action_failed.${event.action}`, { detail: event.message });
+      const announcement = announce(state, "live.action_failed", { message });
+      if (!prev) return { ...state, error: message, announcement };
+      return { ...withCall(state, { ...prev, error: message }), announcement };
     }
   }
 }
