@@ -56,6 +56,8 @@ pub struct Backend {
     pub telephony: Arc<SipTelephony>,
     /// The SIP port asked for on the command line (`--sip-port`).
     pub sip_port: Option<u16>,
+    /// An emulated run's SIP domain (`--sip-domain`); `None` in a real run.
+    pub demo_sip_domain: Option<String>,
     /// Counts SIP account changes: a change waiting for the calls to end gives way to a newer
     /// one.
     pub sip_generation: std::sync::atomic::AtomicU64,
@@ -147,17 +149,17 @@ async fn emulator_sign_in(client: &Client) -> anyhow::Result<salesforce::Tokens>
     Ok(tokens)
 }
 
-/// The SIP agent's config from the account (or the demo's: `agent@127.0.0.1`, no registrar),
-/// and whether it registers.
+/// The SIP agent's config from the account (or, in an emulated run, the demo's: `agent` at
+/// `emulated`, the `--sip-domain`, no registrar), and whether it registers.
 fn sip_config(
-    emulated: bool,
+    emulated: Option<&str>,
     sip_port: Option<u16>,
     account: &SipAccount,
     password: Option<String>,
 ) -> (sip::Config, bool) {
-    if emulated {
+    if let Some(domain) = emulated {
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), sip_port.unwrap_or(0));
-        return (sip::Config::new(addr, "agent", "127.0.0.1"), false);
+        return (sip::Config::new(addr, "agent", domain), false);
     }
     let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), sip_port.unwrap_or(5060));
     let user = if account.user.is_empty() {
@@ -184,6 +186,14 @@ fn sip_config(
     };
     let register = account.registrar.as_deref().is_some_and(|r| !r.is_empty());
     (config, register)
+}
+
+/// The domain of an emulated run's agent: `--sip-domain`, else the loopback address.
+fn demo_sip_domain(args: &Args) -> String {
+    args.sip_domain
+        .clone()
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| "127.0.0.1".to_owned())
 }
 
 /// The account's CA certificate file, when it uses TLS and names one.
@@ -329,7 +339,9 @@ pub async fn start(args: &Args) -> anyhow::Result<(Backend, mpsc::Receiver<UiEve
     } else {
         sip_password(&account)
     };
-    let (mut sip_config, register) = sip_config(args.emulated(), args.sip_port, &account, password);
+    let demo_domain = args.emulated().then(|| demo_sip_domain(args));
+    let (mut sip_config, register) =
+        sip_config(demo_domain.as_deref(), args.sip_port, &account, password);
     (sip_config.source, sip_config.sink) = call_audio(&audio);
     let telephony = Arc::new(
         SipTelephony::start(sip_config, register)
@@ -361,6 +373,7 @@ pub async fn start(args: &Args) -> anyhow::Result<(Backend, mpsc::Receiver<UiEve
             client,
             telephony,
             sip_port: args.sip_port,
+            demo_sip_domain: demo_domain,
             sip_generation: std::sync::atomic::AtomicU64::new(0),
             engine: handle.sender(),
             _engine: handle,
@@ -389,7 +402,12 @@ impl Backend {
         } else {
             sip_password(&account)
         };
-        let (mut config, register) = sip_config(self.emulated, self.sip_port, &account, password);
+        let (mut config, register) = sip_config(
+            self.demo_sip_domain.as_deref(),
+            self.sip_port,
+            &account,
+            password,
+        );
         (config.source, config.sink) = call_audio(&lock(&self.audio));
         (config, register)
     }

@@ -29,6 +29,11 @@ pub struct Args {
     #[arg(long, value_name = "PORT")]
     pub sip_port: Option<u16>,
 
+    /// In an emulated run, where calls and SMS to a bare number go: `host[:port]` (default
+    /// `127.0.0.1`, port 5060). A real run takes it from the SIP account.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub sip_domain: Option<String>,
+
     /// Links (tel:, callto:, sip:) handed over by the OS when Callpop is launched to open one.
     #[arg(value_name = "LINK")]
     pub links: Vec<String>,
@@ -62,6 +67,13 @@ mod tests {
         assert!(args.demo && args.emulated(), "--demo is emulated");
         assert_eq!(args.demo_call.as_deref(), Some("JP"), "the region is kept");
         assert_eq!(args.sip_port, Some(5070), "the port is kept");
+        let args = Args::try_parse_from(["callpop", "--demo", "--sip-domain", "127.0.0.1:5099"])
+            .expect("--sip-domain parses");
+        assert_eq!(
+            args.sip_domain.as_deref(),
+            Some("127.0.0.1:5099"),
+            "where a demo's calls go is kept as given"
+        );
         assert!(
             Args::try_parse_from(["callpop", "--demo-call", "DE"]).is_err(),
             "only the four seeded regions ring"

@@ -249,18 +249,13 @@ async fn caller_name_with_markup_shows_as_text() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Where a `tel:` link's call goes in an emulated run: the bare number at the SIP domain
-/// `127.0.0.1`, default port (the shell has no flag for the demo agent's outbound port yet).
-const DEMO_SIP_PEER_PORT: u16 = 5060;
-
-/// sipp waiting (as UAS on the demo agent's outbound peer port) for an INVITE to +33123456789.
-fn sipp_expecting_the_dialed_number(work: &Path) -> anyhow::Result<harness::Proc> {
+/// sipp waiting (as UAS on a free loopback port) for an INVITE to +33123456789, and the flag
+/// that sends the app's calls to it (`--sip-domain`, where a bare number goes in an emulated run).
+fn sipp_expecting_the_dialed_number(work: &Path) -> anyhow::Result<(harness::Proc, [String; 2])> {
     let script = scenario(work, "uas_busy.xml", &[("@NUMBER_RE@", r"\+33123456789")]);
-    assert!(
-        std::net::UdpSocket::bind(("127.0.0.1", DEMO_SIP_PEER_PORT)).is_ok(),
-        "UDP port {DEMO_SIP_PEER_PORT} on loopback must be free for the dialed peer (sipp)"
-    );
-    start_sipp(&script, DEMO_SIP_PEER_PORT, None, "callpop")
+    let port = free_udp_port();
+    let sipp = start_sipp(&script, port, None, "callpop")?;
+    Ok((sipp, ["--sip-domain".into(), format!("127.0.0.1:{port}")]))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -268,11 +263,11 @@ async fn tel_link_pasted_in_the_dial_pad_shows_the_number_and_dials_it() -> anyh
     let emu = emulator().await?;
     let data = tempfile::tempdir()?;
     let work = tempfile::tempdir()?;
-    let sipp = sipp_expecting_the_dialed_number(work.path())?;
+    let (sipp, peer) = sipp_expecting_the_dialed_number(work.path())?;
     let desktop = Desktop::start()?;
-    let app = desktop
-        .launch(&app_args(data.path(), &emu, free_udp_port()))
-        .await?;
+    let mut args = app_args(data.path(), &emu, free_udp_port());
+    args.extend(peer);
+    let app = desktop.launch(&args).await?;
 
     app.find("#dial-input")
         .await?
@@ -296,12 +291,13 @@ async fn tel_link_at_launch_asks_then_dials_the_number() -> anyhow::Result<()> {
     let emu = emulator().await?;
     let data = tempfile::tempdir()?;
     let work = tempfile::tempdir()?;
-    let sipp = sipp_expecting_the_dialed_number(work.path())?;
+    let (sipp, peer) = sipp_expecting_the_dialed_number(work.path())?;
     let desktop = Desktop::start()?;
     // As the OS does for a clicked link when Callpop is not running: the binary with the link
     // as its argument. (A running instance gets it forwarded by the single-instance plugin,
     // which the shell leaves out in emulated runs, so that path is not covered here.)
     let mut args = app_args(data.path(), &emu, free_udp_port());
+    args.extend(peer);
     args.push("tel:+33123456789".into());
     let app = desktop.launch(&args).await?;
 
