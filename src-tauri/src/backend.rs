@@ -392,7 +392,26 @@ pub async fn start(args: &Args) -> anyhow::Result<(Backend, mpsc::Receiver<UiEve
     ))
 }
 
+/// The OS locale (`LC_ALL`, else `LANG`), for the "system" language choice.
+pub fn os_locale() -> Option<String> {
+    std::env::var("LC_ALL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or_else(|| std::env::var("LANG").ok())
+}
+
 impl Backend {
+    /// The language the agent sees (`en`, `ja`, `fr`, `ko`): the setting, else the OS locale.
+    pub fn language(&self) -> &'static str {
+        let choice = lock(&self.settings).language;
+        choice.effective(os_locale().as_deref())
+    }
+
+    /// The shell's own words (tray, notification, window title) in [`Backend::language`].
+    pub fn text(&self) -> &'static app_api::ShellText {
+        app_api::shell_text(self.language())
+    }
+
     /// The SIP agent's config for the saved account (password from the keychain, audio from
     /// the agent's choice) and whether it registers.
     fn sip_config_now(&self) -> (sip::Config, bool) {

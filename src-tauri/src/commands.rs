@@ -62,10 +62,7 @@ fn snapshot(shell: State<'_, Shell>, window: tauri::Window) -> Snapshot {
         (replay.events(), replay.connection(), replay.api_usage())
     };
     let settings = lock(&shell.backend.settings).clone();
-    let os_locale = std::env::var("LC_ALL")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .or_else(|| std::env::var("LANG").ok());
+    let os_locale = backend::os_locale();
     let snapshot = Snapshot {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         demo: shell.demo.is_some(),
@@ -215,6 +212,8 @@ fn save_settings(
         .map_err(stored_fail)?;
     let shortcuts = settings.shortcuts.clone();
     *lock(&shell.backend.settings) = settings.clone();
+    // The tray's words follow a language change.
+    crate::tray::refresh(&app);
     shell::register_shortcuts(&app, &shortcuts)?;
     Ok(settings)
 }

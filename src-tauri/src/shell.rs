@@ -283,7 +283,7 @@ fn on_engine_event(app: &AppHandle, event: &UiEvent) {
             if let Err(err) = app
                 .notification()
                 .builder()
-                .title("Incoming call")
+                .title(shell.backend.text().incoming_call)
                 .body(format!("{who} ({})", caller.number))
                 .show()
             {
@@ -333,7 +333,11 @@ fn ring(app: &AppHandle, call_id: &str) {
     }
 }
 
-fn create_windows(app: &AppHandle, layout: &app_api::Layout) -> tauri::Result<()> {
+fn create_windows(
+    app: &AppHandle,
+    layout: &app_api::Layout,
+    text: &app_api::ShellText,
+) -> tauri::Result<()> {
     WebviewWindowBuilder::new(app, MAIN, WebviewUrl::App("index.html".into()))
         .title("Callpop")
         .inner_size(
@@ -345,7 +349,7 @@ fn create_windows(app: &AppHandle, layout: &app_api::Layout) -> tauri::Result<()
         .build()?
         .show()?;
     WebviewWindowBuilder::new(app, POPUP, WebviewUrl::App("index.html#popup".into()))
-        .title("Incoming call — Callpop")
+        .title(format!("{} — Callpop", text.incoming_call))
         .inner_size(360.0, 280.0)
         .resizable(false)
         .always_on_top(true)
@@ -408,7 +412,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .invoke_handler(crate::commands::handler())
         .setup(move |app| {
             let handle = app.handle().clone();
-            create_windows(&handle, &layout)?;
+            let text = handle.state::<Shell>().backend.text();
+            create_windows(&handle, &layout, text)?;
             tray::create(&handle)?;
             if let Err(err) = register_shortcuts(&handle, &shortcuts) {
                 tracing::warn!(%err, "global shortcuts");

@@ -1,7 +1,7 @@
 //! The tray icon: status (registered / offline / Salesforce disconnected) and quick actions
 //! (show the panel, history, settings, the demo's calls and SMS, quit).
 
-use app_api::{SipState, SipStatus};
+use app_api::{ShellText, SipState, SipStatus};
 use engine::ConnectionState;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::TrayIconBuilder;
@@ -13,8 +13,16 @@ use crate::shell::{events, show_main, Shell};
 
 const TRAY: &str = "callpop";
 
-/// The menu's status line, kept to update its text.
-struct StatusItem(MenuItem<tauri::Wry>);
+/// The menu's items with words, kept to update their text (the status as it changes, all of
+/// them when the language does).
+struct Items {
+    status: MenuItem<tauri::Wry>,
+    show: MenuItem<tauri::Wry>,
+    history: MenuItem<tauri::Wry>,
+    settings: MenuItem<tauri::Wry>,
+    quit: MenuItem<tauri::Wry>,
+    demo: Option<(Submenu<tauri::Wry>, Submenu<tauri::Wry>)>,
+}
 const STATUS_ITEM: &str = "status";
 
 /// What the tray shows, worst first.
@@ -43,12 +51,12 @@ impl TrayStatus {
         }
     }
 
-    /// The line shown in the menu and the tooltip.
-    pub fn text(self) -> &'static str {
+    /// The line shown in the menu and the tooltip, in `text`'s language.
+    pub fn text(self, text: &ShellText) -> &'static str {
         match self {
-            TrayStatus::Offline => "Callpop: offline (phone not registered)",
-            TrayStatus::SalesforceDisconnected => "Callpop: Salesforce disconnected",
-            TrayStatus::Registered => "Callpop: registered",
+            TrayStatus::Offline => text.status_offline,
+            TrayStatus::SalesforceDisconnected => text.status_salesforce_disconnected,
+            TrayStatus::Registered => text.status_registered,
         }
     }
 }
@@ -58,17 +66,21 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
     let demo = app
         .try_state::<Shell>()
         .is_some_and(|shell| shell.demo.is_some());
+    let text = app
+        .try_state::<Shell>()
+        .map_or_else(|| app_api::shell_text("en"), |shell| shell.backend.text());
     let status = MenuItem::with_id(app, STATUS_ITEM, "Callpop", false, None::<&str>)?;
-    let show = MenuItem::with_id(app, "show", "Show panel", true, None::<&str>)?;
-    let history = MenuItem::with_id(app, "history", "History", true, None::<&str>)?;
-    let settings = MenuItem::with_id(app, "settings", "Settings", true, None::<&str>)?;
-    let quit = MenuItem::with_id(app, "quit", "Quit Callpop", true, None::<&str>)?;
+    let show = MenuItem::with_id(app, "show", text.show_panel, true, None::<&str>)?;
+    let history = MenuItem::with_id(app, "history", text.history, true, None::<&str>)?;
+    let settings = MenuItem::with_id(app, "settings", text.settings, true, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", text.quit, true, None::<&str>)?;
+    let mut demo_menus = None;
     let sep1 = PredefinedMenuItem::separator(app)?;
     let sep2 = PredefinedMenuItem::separator(app)?;
     let menu = Menu::with_items(app, &[&status, &sep1, &show, &history, &settings])?;
     if demo {
-        let calls = Submenu::with_id(app, "demo-calls", "Demo call from…", true)?;
-        let sms = Submenu::with_id(app, "demo-sms", "Demo SMS from…", true)?;
+        let calls = Submenu::with_id(app, "demo-calls", text.demo_call_from, true)?;
+        let sms = Submenu::with_id(app, "demo-sms", text.demo_sms_from, true)?;
         for region in REGIONS {
             calls.append(&MenuItem::with_id(
                 app,
@@ -88,6 +100,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
         menu.append(&PredefinedMenuItem::separator(app)?)?;
         menu.append(&calls)?;
         menu.append(&sms)?;
+        demo_menus = Some((calls, sms));
     }
     menu.append(&sep2)?;
     menu.append(&quit)?;
@@ -99,7 +112,14 @@ pub fn create(app: &AppHandle) -> tauri::Result<()> {
         builder = builder.icon(icon.clone());
     }
     builder.build(app)?;
-    app.manage(StatusItem(status));
+    app.manage(Items {
+        status,
+        show,
+        history,
+        settings,
+        quit,
+        demo: demo_menus,
+    });
     Ok(())
 }
 
@@ -137,18 +157,27 @@ fn on_menu(app: &AppHandle, id: &str) {
     }
 }
 
-/// Updates the status line and tooltip.
+/// Updates the status line and tooltip, and the menu's words in the agent's language.
 pub fn refresh(app: &AppHandle) {
     let Some(shell) = app.try_state::<Shell>() else {
         return;
     };
+    let text = shell.backend.text();
     let connection = lock(&shell.backend.replay).connection();
     let status = TrayStatus::of(&shell.sip(), &connection);
     if let Some(tray) = app.tray_by_id(TRAY) {
-        let _ = tray.set_tooltip(Some(status.text()));
+        let _ = tray.set_tooltip(Some(status.text(text)));
     }
-    if let Some(item) = app.try_state::<StatusItem>() {
-        let _ = item.0.set_text(status.text());
+    if let Some(items) = app.try_state::<Items>() {
+        let _ = items.status.set_text(status.text(text));
+        let _ = items.show.set_text(text.show_panel);
+        let _ = items.history.set_text(text.history);
+        let _ = items.settings.set_text(text.settings);
+        let _ = items.quit.set_text(text.quit);
+        if let Some((calls, sms)) = &items.demo {
+            let _ = calls.set_text(text.demo_call_from);
+            let _ = sms.set_text(text.demo_sms_from);
+        }
     }
 }
 
@@ -190,6 +219,22 @@ mod tests {
             TrayStatus::of(&registered, &ConnectionState::Unknown),
             TrayStatus::Registered,
             "nothing sent yet is not a failure"
+        );
+    }
+
+    #[test]
+    fn the_status_line_is_in_the_agents_language() {
+        assert_eq!(
+            TrayStatus::Offline.text(app_api::shell_text("ja")),
+            "Callpop: オフライン（電話が登録されていません）"
+        );
+        assert_eq!(
+            TrayStatus::SalesforceDisconnected.text(app_api::shell_text("fr")),
+            "Callpop : Salesforce déconnecté"
+        );
+        assert_eq!(
+            TrayStatus::Registered.text(app_api::shell_text("en")),
+            "Callpop: registered"
         );
     }
 }

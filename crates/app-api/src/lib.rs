@@ -18,6 +18,7 @@ mod dto;
 mod failure;
 mod history;
 mod replay;
+mod shell_text;
 mod sms;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ pub use dto::*;
 pub use failure::{Failure, ShortcutName};
 pub use history::history_row;
 pub use replay::{popup_window, PopupWindow, Replay};
+pub use shell_text::{shell_text, ShellText};
 pub use sms::{cached_record, sms_items, sms_thread};
 
 // The engine and cti types the UI receives, under the names the contract uses.
