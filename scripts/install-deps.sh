@@ -31,7 +31,7 @@ debian_packages=(
   "xvfb:Xvfb"                                          # a display for window tests and the headless demo
   "xauth:xauth"
   "webkit2gtk-driver:WebKitWebDriver"                  # WebDriver for the real-window tests
-  "imagemagick:convert"                                # screenshots of the test windows
+  "imagemagick:/usr/bin/import"                        # screen grabs of the test windows (a stand-in `convert` may be on PATH without it)
   "file:file"
   "dbus-daemon:dbus-daemon"                            # a private session bus for the window tests (single instance, deep links)
   "fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"  # Japanese and Korean text in the windows (tofu boxes without it)

@@ -1,5 +1,5 @@
 //! `callpop`: the desktop shell. It wires the engine, the SIP agent, the local store and the
-//! Salesforce client to two windows (the panel and the incoming-call popup), a tray icon, deep
+//! Salesforce client to two windows (the panel, and the incoming-call popup around calls), a tray icon, deep
 //! links, global shortcuts and OS notifications. Every command forwards to a crate; decisions
 //! live in the crates (`app-api`, `engine`, `cti`), never here.
 //!
@@ -12,6 +12,7 @@ mod backend;
 mod cli;
 mod commands;
 mod demo;
+mod popup;
 mod shell;
 mod tray;
 
@@ -22,7 +23,17 @@ use clap::Parser;
 /// text, callers' numbers): none of that belongs in a log file.
 const DEFAULT_LOG: &str = "info,rsipstack=warn";
 
+/// WebKitGTK's switch for GPU compositing, read by its web processes when they start. Our
+/// windows are a small panel of forms, which the CPU paints in well under a frame; GPU
+/// compositing costs each web process a GL context and its buffers (about 60 MiB of a 170 MiB
+/// web process, measured with `callpop-bench --app`). Set to `0` in the environment to keep it.
+const WEBKIT_COMPOSITING: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
+
 fn main() -> std::process::ExitCode {
+    if std::env::var_os(WEBKIT_COMPOSITING).is_none() {
+        // First thing, before any thread exists and before GTK starts its web processes.
+        std::env::set_var(WEBKIT_COMPOSITING, "1");
+    }
     let args = cli::Args::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

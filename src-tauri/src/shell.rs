@@ -17,6 +17,7 @@ use tauri_plugin_opener::OpenerExt;
 use crate::backend::{self, lock, Backend};
 use crate::cli::Args;
 use crate::demo::DemoCaller;
+use crate::popup;
 use crate::tray;
 
 /// Window labels (the capability files name them).
@@ -49,6 +50,8 @@ pub struct Shell {
     /// Links opened before the panel was ready (Callpop launched by a clicked link), handed
     /// over once it is.
     pub pending_links: Mutex<Vec<String>>,
+    /// The incoming-call popup window's life.
+    pub popup: Mutex<popup::Slot>,
 }
 
 /// The app's SIP status in the contract's shape. Without a registrar (the demo, or a PBX that
@@ -245,17 +248,10 @@ fn on_engine_event(app: &AppHandle, event: &UiEvent) {
         replay.apply(event);
         popup_window(event, &replay)
     };
-    if let Some(popup) = app.get_webview_window(POPUP) {
-        match window_move {
-            Some(PopupWindow::Show) => {
-                let _ = popup.show();
-                let _ = popup.set_always_on_top(true);
-            }
-            Some(PopupWindow::Hide) => {
-                let _ = popup.hide();
-            }
-            None => {}
-        }
+    match window_move {
+        Some(PopupWindow::Show) => popup::show(app),
+        Some(PopupWindow::Hide) => popup::hide(app),
+        None => {}
     }
     match event {
         UiEvent::Pop {
@@ -333,12 +329,8 @@ fn ring(app: &AppHandle, call_id: &str) {
     }
 }
 
-fn create_windows(
-    app: &AppHandle,
-    layout: &app_api::Layout,
-    text: &app_api::ShellText,
-) -> tauri::Result<()> {
-    WebviewWindowBuilder::new(app, MAIN, WebviewUrl::App("index.html".into()))
+fn create_main_window(app: &AppHandle, layout: &app_api::Layout) -> tauri::Result<()> {
+    let main = WebviewWindowBuilder::new(app, MAIN, WebviewUrl::App("index.html".into()))
         .title("Callpop")
         .inner_size(
             f64::from(layout.panel.width),
@@ -346,18 +338,44 @@ fn create_windows(
         )
         .min_inner_size(320.0, 400.0)
         .visible(false)
-        .build()?
-        .show()?;
-    WebviewWindowBuilder::new(app, POPUP, WebviewUrl::App("index.html#popup".into()))
-        .title(format!("{} — Callpop", text.incoming_call))
-        .inner_size(360.0, 280.0)
-        .resizable(false)
-        .always_on_top(true)
-        .skip_taskbar(true)
-        .focused(false)
-        .visible(false)
         .build()?;
-    Ok(())
+    tune_webview(&main);
+    main.show()
+}
+
+/// Our windows show a small panel of forms, loaded once: WebKit's browser-sized caches (pages
+/// kept for going back, a large memory cache) buy them nothing. (GPU compositing is turned off
+/// before GTK starts, see `main.rs`.)
+pub fn tune_webview(window: &tauri::WebviewWindow) {
+    #[cfg(target_os = "linux")]
+    if let Err(err) = window.with_webview(|webview| {
+        use webkit2gtk::{CacheModel, WebContextExt, WebViewExt};
+        if let Some(context) = webview.inner().context() {
+            context.set_cache_model(CacheModel::DocumentViewer);
+        }
+    }) {
+        tracing::debug!(%err, "webview settings");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = window;
+}
+
+/// Closing the panel hides it: Callpop keeps taking calls from the tray (its menu's Quit ends
+/// it, and launching Callpop again shows the panel). Closing the popup dismisses it for this
+/// call; the call still rings in the panel.
+fn on_window_event(window: &tauri::Window, event: &tauri::WindowEvent) {
+    match (window.label(), event) {
+        (MAIN, tauri::WindowEvent::CloseRequested { api, .. }) => {
+            api.prevent_close();
+            let _ = window.hide();
+        }
+        (POPUP, tauri::WindowEvent::CloseRequested { api, .. }) => {
+            api.prevent_close();
+            popup::hide(window.app_handle());
+        }
+        (POPUP, tauri::WindowEvent::Destroyed) => popup::destroyed(window.app_handle()),
+        _ => {}
+    }
 }
 
 /// Builds and runs the app (returns when the agent quits).
@@ -380,6 +398,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ready: AtomicBool::new(false),
         demo_call: args.demo_call.clone(),
         pending_links: Mutex::new(Vec::new()),
+        popup: Mutex::new(popup::Slot::default()),
     };
 
     let mut builder = tauri::Builder::default();
@@ -409,11 +428,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .build(),
         )
         .manage(shell)
+        .on_window_event(on_window_event)
         .invoke_handler(crate::commands::handler())
         .setup(move |app| {
             let handle = app.handle().clone();
-            let text = handle.state::<Shell>().backend.text();
-            create_windows(&handle, &layout, text)?;
+            create_main_window(&handle, &layout)?;
             tray::create(&handle)?;
             if let Err(err) = register_shortcuts(&handle, &shortcuts) {
                 tracing::warn!(%err, "global shortcuts");

@@ -195,6 +195,8 @@ pub struct Desktop {
     // Held only to be dropped: the XDG dirs go last; the processes are killed in field order,
     // the driver (and the app) first, the display last.
     _driver: Proc,
+    display: String,
+    bus: String,
     _bus: Proc,
     _xvfb: Proc,
     _home: tempfile::TempDir,
@@ -242,16 +244,71 @@ impl Desktop {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
             apply_env(c, &display, &bus, home.path());
+            // WebKitWebDriver's screenshot waits forever for a composited frame under Xvfb
+            // when the app has turned GPU compositing off (its default, see
+            // `src-tauri/src/main.rs`): the apps the driver launches keep it on.
+            // `launch_plain` runs the app with its own default.
+            c.env("WEBKIT_DISABLE_COMPOSITING_MODE", "0");
         })?;
         wait_listening(port, Duration::from_secs(30), "tauri-driver")?;
         wait_listening(native_port, Duration::from_secs(30), "WebKitWebDriver")?;
         Ok(Desktop {
             driver_url: format!("http://127.0.0.1:{port}"),
             _driver: driver,
+            display,
+            bus,
             _bus: bus_proc,
             _xvfb: xvfb,
             _home: home,
         })
+    }
+
+    /// Launches the app with `args` as an agent would, outside WebDriver (so with its own
+    /// rendering defaults), on this display; returns once it printed `READY`.
+    pub fn launch_plain(&self, args: &[String]) -> anyhow::Result<Proc> {
+        let mut app = Proc::spawn_bounded("the app", &app_binary(), |c| {
+            c.args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null());
+            apply_env(c, &self.display, &self.bus, self._home.path());
+        })?;
+        let line = first_line(&mut app, WAIT)?;
+        anyhow::ensure!(line.starts_with("READY "), "the app printed {line:?}");
+        Ok(app)
+    }
+
+    /// A PNG of the whole screen, as X has it (what is on the glass, whoever painted it),
+    /// saved as `target/screenshots/<name>.png`, with the mean and the standard deviation of
+    /// the brightness (0 to 1) of the `width`×`height` area at the top left.
+    pub fn screen(&self, name: &str, width: u32, height: u32) -> anyhow::Result<(f64, f64)> {
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        let status = Command::new(program("import"))
+            .args(["-window", "root"])
+            .arg(&path)
+            .env("DISPLAY", &self.display)
+            .status()
+            .context("run ImageMagick's import")?;
+        anyhow::ensure!(status.success(), "import failed: {status}");
+        let out = Command::new(program("convert"))
+            .arg(&path)
+            .args([
+                "-crop",
+                &format!("{width}x{height}+0+0"),
+                "-colorspace",
+                "Gray",
+            ])
+            .args(["-format", "%[fx:mean] %[fx:standard_deviation]", "info:"])
+            .output()
+            .context("run ImageMagick's convert")?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut numbers = text.split_whitespace().map(str::parse::<f64>);
+        match (numbers.next(), numbers.next()) {
+            (Some(Ok(mean)), Some(Ok(sd))) => Ok((mean, sd)),
+            _ => bail!("convert printed {text:?}"),
+        }
     }
 
     /// Opens a WebDriver session that launches the app with `args`; waits for its panel.
@@ -280,8 +337,6 @@ impl Desktop {
 }
 
 /// The environment every process of the desktop gets: the display, the bus, private XDG dirs.
-/// (`WEBKIT_DISABLE_COMPOSITING_MODE`, `WEBKIT_DISABLE_DMABUF_RENDERER` or
-/// `LIBGL_ALWAYS_SOFTWARE` make WebKitWebDriver's screenshot hang under Xvfb: left unset.)
 fn apply_env(command: &mut Command, display: &str, bus: &str, home: &Path) {
     command
         .env("DISPLAY", display)

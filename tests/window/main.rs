@@ -535,3 +535,30 @@ async fn screenshots_of_panel_popup_and_settings_in_each_language() -> anyhow::R
     );
     Ok(())
 }
+
+/// The app as an agent launches it (not under WebDriver, which keeps GPU compositing on for its
+/// screenshots): with its default, CPU painting, the panel is on the screen with its controls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_panel_paints_on_the_screen_without_gpu_compositing() -> anyhow::Result<()> {
+    let emu = emulator().await?;
+    let data = tempfile::tempdir()?;
+    let desktop = Desktop::start()?;
+    let _app = desktop.launch_plain(&app_args(data.path(), &emu, free_udp_port()))?;
+    // The panel (400×640 at the top left, no window manager) with its text and buttons: not
+    // one flat colour. A window WebKit never painted is a flat fill.
+    let (mut mean, mut spread) = (0.0, 0.0);
+    for _ in 0..40 {
+        (mean, spread) = desktop.screen("panel-as-launched", 400, 640)?;
+        if spread > 0.08 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    eprintln!("panel brightness mean {mean:.3}, spread {spread:.3}");
+    assert!(
+        spread > 0.08,
+        "the panel shows its controls (brightness spread {spread:.3}, mean {mean:.3}); see \
+         target/screenshots/panel-as-launched.png"
+    );
+    Ok(())
+}
