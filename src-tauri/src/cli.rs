@@ -34,9 +34,27 @@ pub struct Args {
     #[arg(long, value_name = "HOST[:PORT]")]
     pub sip_domain: Option<String>,
 
+    /// In an emulated run, be a single instance under this name (letters, digits and `_`): a
+    /// second launch with the same name hands its links to the first and exits. A real run is
+    /// always a single instance, under Callpop's identifier.
+    #[arg(long, value_name = "NAME", value_parser = instance_id)]
+    pub instance_id: Option<String>,
+
     /// Links (tel:, callto:, sip:) handed over by the OS when Callpop is launched to open one.
     #[arg(value_name = "LINK")]
     pub links: Vec<String>,
+}
+
+/// An `--instance-id`: one element of a D-Bus name (ASCII letters, digits and `_`, at most 64).
+fn instance_id(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 64
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err("use 1 to 64 ASCII letters, digits or underscores".to_owned())
+    }
 }
 
 impl Args {
@@ -78,6 +96,19 @@ mod tests {
             Args::try_parse_from(["callpop", "--demo-call", "DE"]).is_err(),
             "only the four seeded regions ring"
         );
+        let args = Args::try_parse_from(["callpop", "--demo", "--instance-id", "test_7"])
+            .expect("--instance-id parses");
+        assert_eq!(
+            args.instance_id.as_deref(),
+            Some("test_7"),
+            "the name is kept"
+        );
+        for bad in ["", "a.b", "a-b", "caf\u{e9}", &"x".repeat(65)] {
+            assert!(
+                Args::try_parse_from(["callpop", "--instance-id", bad]).is_err(),
+                "{bad:?} cannot be part of a D-Bus name"
+            );
+        }
     }
 
     #[test]

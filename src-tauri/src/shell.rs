@@ -378,38 +378,64 @@ fn on_window_event(window: &tauri::Window, event: &tauri::WindowEvent) {
     }
 }
 
-/// Builds and runs the app (returns when the agent quits).
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let (backend, mut ui) = tauri::async_runtime::block_on(backend::start(&args))?;
-    let demo = match (&backend.emulator, args.demo) {
-        (Some(_), true) | (None, true) => Some(Arc::new(tauri::async_runtime::block_on(
-            DemoCaller::new(backend.telephony.local_addr()),
-        )?)),
-        _ => None,
-    };
-    let layout = lock(&backend.layout).clone();
-    let shortcuts = lock(&backend.settings).shortcuts.clone();
-    let mut sip_watch = backend.telephony.status();
-    let emulated = backend.emulated;
-    let links = args.links.clone();
-    let shell = Shell {
-        backend: Arc::new(backend),
-        demo,
-        ready: AtomicBool::new(false),
-        demo_call: args.demo_call.clone(),
-        pending_links: Mutex::new(Vec::new()),
-        popup: Mutex::new(popup::Slot::default()),
-    };
-
-    let mut builder = tauri::Builder::default();
-    if !emulated {
-        // A second launch (a clicked link) hands its arguments over and exits; the deep-link
-        // plugin turns a link among them into an open-url event.
-        builder = builder.plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            show_main(app);
-        }));
+/// The D-Bus name a single instance holds on Linux (and the name its lock goes by elsewhere):
+/// Callpop's identifier in a real run; in an emulated run, only with `--instance-id`, under a
+/// name of its own, so that tests and benchmarks can run instances side by side and a demo
+/// never hands its links to the agent's real Callpop.
+fn instance_name(args: &Args) -> Option<String> {
+    match (&args.instance_id, args.emulated()) {
+        (_, false) => Some(IDENTIFIER.to_owned()),
+        (Some(id), true) => Some(format!("{IDENTIFIER}.run_{id}")),
+        (None, true) => None,
     }
-    builder
+}
+
+/// Callpop's identifier (`tauri.conf.json`).
+const IDENTIFIER: &str = "app.callpop.desktop";
+
+/// A second launch's command line, handed over by the single-instance plugin: its links are
+/// opened here (each confirmed before it dials, a malformed one refused with a message), and
+/// the panel comes to the front.
+fn on_second_launch(app: &AppHandle, argv: &[String]) {
+    match <Args as clap::Parser>::try_parse_from(argv) {
+        Ok(args) if !args.links.is_empty() => {
+            for link in &args.links {
+                open_link(app, link);
+            }
+        }
+        Ok(_) => show_main(app),
+        Err(err) => {
+            tracing::warn!(err = %err.kind(), "a second launch's arguments are not Callpop's");
+            show_main(app);
+        }
+    }
+}
+
+/// What `run` starts after the Tauri app is built and before it runs, for its setup hook.
+struct Started {
+    ui: tokio::sync::mpsc::Receiver<UiEvent>,
+    links: Vec<String>,
+}
+
+/// Builds and runs the app (returns when the agent quits).
+///
+/// The order matters for a second launch (a clicked `tel:` link while Callpop runs): building
+/// the Tauri app runs the single-instance plugin, which hands the link to the running instance
+/// and exits, before anything here opens the database or binds the SIP port.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let emulated = args.emulated();
+    let mut builder = tauri::Builder::default();
+    if let Some(name) = instance_name(&args) {
+        builder = builder.plugin(
+            tauri_plugin_single_instance::Builder::new()
+                .dbus_id(name)
+                .callback(|app, argv, _cwd| on_second_launch(app, &argv))
+                .build(),
+        );
+    }
+    let started: Arc<Mutex<Option<Started>>> = Arc::new(Mutex::new(None));
+    let for_setup = started.clone();
+    let app = builder
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
@@ -427,63 +453,128 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 })
                 .build(),
         )
-        .manage(shell)
         .on_window_event(on_window_event)
         .invoke_handler(crate::commands::handler())
         .setup(move |app| {
-            let handle = app.handle().clone();
-            create_main_window(&handle, &layout)?;
-            tray::create(&handle)?;
-            if let Err(err) = register_shortcuts(&handle, &shortcuts) {
-                tracing::warn!(%err, "global shortcuts");
-            }
-            if !emulated {
-                if let Err(err) = handle.deep_link().register_all() {
-                    tracing::warn!(%err, "tel:/callto:/sip: handlers not registered");
-                }
-            }
-            let links_handle = handle.clone();
-            handle.deep_link().on_open_url(move |event| {
-                for url in event.urls() {
-                    open_link(&links_handle, url.as_str());
-                }
-            });
-            for link in &links {
-                open_link(&handle, link);
-            }
-            // Engine events → the windows.
-            let events_handle = handle.clone();
-            tauri::async_runtime::spawn(async move {
-                while let Some(event) = ui.recv().await {
-                    on_engine_event(&events_handle, &event);
-                    let _ = events_handle.emit(events::UI_EVENT, &event);
-                }
-                tracing::info!("engine events ended");
-            });
-            // SIP status → the windows and the tray.
-            let sip_handle = handle.clone();
-            tauri::async_runtime::spawn(async move {
-                loop {
-                    if let Some(shell) = sip_handle.try_state::<Shell>() {
-                        let _ = sip_handle.emit(events::SIP_STATUS, &shell.sip());
-                    }
-                    tray::refresh(&sip_handle);
-                    if sip_watch.changed().await.is_err() {
-                        break;
-                    }
-                }
-            });
+            let Started { ui, links } = lock(&for_setup)
+                .take()
+                .context("the backend was not started before the app ran")?;
+            setup(app.handle(), emulated, ui, &links)?;
             Ok(())
         })
         .build(tauri::generate_context!())
-        .context("building the Tauri app")?
-        .run(|_app, _event| {});
+        .context("building the Tauri app")?;
+
+    // This is the instance that runs: start what is behind the windows.
+    let (backend, ui) = tauri::async_runtime::block_on(backend::start(&args))?;
+    let demo = match (&backend.emulator, args.demo) {
+        (Some(_), true) | (None, true) => Some(Arc::new(tauri::async_runtime::block_on(
+            DemoCaller::new(backend.telephony.local_addr()),
+        )?)),
+        _ => None,
+    };
+    app.manage(Shell {
+        backend: Arc::new(backend),
+        demo,
+        ready: AtomicBool::new(false),
+        demo_call: args.demo_call.clone(),
+        pending_links: Mutex::new(Vec::new()),
+        popup: Mutex::new(popup::Slot::default()),
+    });
+    *lock(&started) = Some(Started {
+        ui,
+        links: args.links.clone(),
+    });
+    app.run(|_app, _event| {});
+    Ok(())
+}
+
+/// The setup hook: the panel, the tray, the shortcuts, the link handlers and the event
+/// forwarding, with the backend already managed.
+fn setup(
+    handle: &AppHandle,
+    emulated: bool,
+    mut ui: tokio::sync::mpsc::Receiver<UiEvent>,
+    links: &[String],
+) -> anyhow::Result<()> {
+    let shell = handle.state::<Shell>();
+    let layout = lock(&shell.backend.layout).clone();
+    let shortcuts = lock(&shell.backend.settings).shortcuts.clone();
+    let mut sip_watch = shell.backend.telephony.status();
+    create_main_window(handle, &layout)?;
+    tray::create(handle)?;
+    if let Err(err) = register_shortcuts(handle, &shortcuts) {
+        tracing::warn!(%err, "global shortcuts");
+    }
+    if !emulated {
+        if let Err(err) = handle.deep_link().register_all() {
+            tracing::warn!(%err, "tel:/callto:/sip: handlers not registered");
+        }
+    }
+    // The OS's open-url events (macOS); on Linux and Windows links come as arguments.
+    let links_handle = handle.clone();
+    handle.deep_link().on_open_url(move |event| {
+        for url in event.urls() {
+            open_link(&links_handle, url.as_str());
+        }
+    });
+    for link in links {
+        open_link(handle, link);
+    }
+    // Engine events → the windows.
+    let events_handle = handle.clone();
+    tauri::async_runtime::spawn(async move {
+        while let Some(event) = ui.recv().await {
+            on_engine_event(&events_handle, &event);
+            let _ = events_handle.emit(events::UI_EVENT, &event);
+        }
+        tracing::info!("engine events ended");
+    });
+    // SIP status → the windows and the tray.
+    let sip_handle = handle.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            if let Some(shell) = sip_handle.try_state::<Shell>() {
+                let _ = sip_handle.emit(events::SIP_STATUS, &shell.sip());
+            }
+            tray::refresh(&sip_handle);
+            if sip_watch.changed().await.is_err() {
+                break;
+            }
+        }
+    });
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser as _;
+
+    #[test]
+    fn a_real_run_is_one_instance_under_the_apps_identifier() {
+        let config: serde_json::Value =
+            serde_json::from_str(include_str!("../tauri.conf.json")).expect("the config parses");
+        assert_eq!(
+            config["identifier"], IDENTIFIER,
+            "the lock is named after the configured identifier"
+        );
+        let real = Args::try_parse_from(["callpop", "tel:+14155550100"]).expect("args");
+        assert_eq!(instance_name(&real).as_deref(), Some(IDENTIFIER));
+        let demo = Args::try_parse_from(["callpop", "--demo"]).expect("args");
+        assert_eq!(
+            instance_name(&demo),
+            None,
+            "demos and tests run side by side"
+        );
+        let named =
+            Args::try_parse_from(["callpop", "--demo", "--instance-id", "t1"]).expect("args");
+        assert_eq!(
+            instance_name(&named).as_deref(),
+            Some("app.callpop.desktop.run_t1"),
+            "a named emulated run never takes the real app's name"
+        );
+    }
 
     fn status(state: telephony::RegistrationState) -> telephony::SipStatus {
         telephony::SipStatus {

@@ -278,6 +278,36 @@ impl Desktop {
         Ok(app)
     }
 
+    /// Starts the app with `args` on this display and bus as the OS does for a clicked link,
+    /// outside WebDriver, and waits up to `within` for it to exit; its exit status and what it
+    /// printed on stdout (a second instance hands its links over and prints nothing).
+    pub fn launch_again(
+        &self,
+        args: &[String],
+        within: Duration,
+    ) -> anyhow::Result<(std::process::ExitStatus, String)> {
+        let mut app = Proc::spawn_bounded("the second launch", &app_binary(), |c| {
+            c.args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            apply_env(c, &self.display, &self.bus, self._home.path());
+        })?;
+        let Some(status) = app.wait_exit(within) else {
+            bail!("the second launch still runs after {within:?}: it did not hand over and exit");
+        };
+        let mut out = String::new();
+        if let Some(mut stdout) = app.child.stdout.take() {
+            let _ = stdout.read_to_string(&mut out);
+        }
+        anyhow::ensure!(
+            status.success(),
+            "the second launch failed ({status}): {}",
+            app.stderr_text()
+        );
+        Ok((status, out))
+    }
+
     /// A PNG of the whole screen, as X has it (what is on the glass, whoever painted it),
     /// saved as `target/screenshots/<name>.png`, with the mean and the standard deviation of
     /// the brightness (0 to 1) of the `width`×`height` area at the top left.

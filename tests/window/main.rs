@@ -294,8 +294,7 @@ async fn tel_link_at_launch_asks_then_dials_the_number() -> anyhow::Result<()> {
     let (sipp, peer) = sipp_expecting_the_dialed_number(work.path())?;
     let desktop = Desktop::start()?;
     // As the OS does for a clicked link when Callpop is not running: the binary with the link
-    // as its argument. (A running instance gets it forwarded by the single-instance plugin,
-    // which the shell leaves out in emulated runs, so that path is not covered here.)
+    // as its argument. (When it runs, see `tel_link_clicked_while_callpop_runs_...`.)
     let mut args = app_args(data.path(), &emu, free_udp_port());
     args.extend(peer);
     args.push("tel:+33123456789".into());
@@ -306,6 +305,56 @@ async fn tel_link_at_launch_asks_then_dials_the_number() -> anyhow::Result<()> {
         &app,
         "#dial-request-text",
         "dial-request-en",
+        "#confirm-dial",
+        sipp,
+    )
+    .await?;
+    app.close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tel_link_clicked_while_callpop_runs_goes_to_the_running_panel() -> anyhow::Result<()> {
+    let emu = emulator().await?;
+    let data = tempfile::tempdir()?;
+    let work = tempfile::tempdir()?;
+    let (sipp, peer) = sipp_expecting_the_dialed_number(work.path())?;
+    let desktop = Desktop::start()?;
+    // A named instance: emulated runs are single instances only when asked (a real run always
+    // is one), so that other tests can run apps side by side.
+    let mut args = app_args(data.path(), &emu, free_udp_port());
+    args.extend(peer);
+    args.extend(["--instance-id".to_owned(), "link_test".to_owned()]);
+    let app = desktop.launch(&args).await?;
+
+    // A malformed link clicked: the second launch (same database, same SIP port) hands it over
+    // and exits at once; the running panel says why it cannot be dialed.
+    let mut bad = args.clone();
+    bad.push("tel:call-me-maybe".into());
+    let (_, printed) = desktop.launch_again(&bad, Duration::from_secs(20))?;
+    assert!(
+        !printed.contains("READY"),
+        "the second launch did not start a second app: {printed:?}"
+    );
+    let refused = app
+        .text_until("#panel-error", "the refusal of the malformed link", |t| {
+            t.contains("call-me-maybe")
+        })
+        .await?;
+    assert!(
+        refused.contains("call-me-maybe"),
+        "the panel names the link it refused: {refused:?}"
+    );
+
+    // A good one: the running panel asks, then dials it.
+    let mut good = args.clone();
+    good.push("tel:+33123456789".into());
+    let (_, printed) = desktop.launch_again(&good, Duration::from_secs(20))?;
+    assert!(!printed.contains("READY"), "no second app: {printed:?}");
+    shows_the_number_then_dials(
+        &app,
+        "#dial-request-text",
+        "dial-request-forwarded-en",
         "#confirm-dial",
         sipp,
     )
