@@ -21,6 +21,7 @@ debian_packages=(
   "sip-tester:sipp"                                    # SIP peer for crates/sip tests
   "baresip:baresip"                                    # second, independent SIP user agent (tests)
   "kamailio:kamailio"                                  # real registrar/proxy (tests)
+  "dnsmasq-base:/usr/sbin/dnsmasq"                     # a loopback DNS server with SRV records (SIP DNS tests)
   "kamailio-tls-modules:/etc/kamailio/tls.cfg"         # kamailio's TLS listener (SIP over TLS tests)
   "ca-certificates:/etc/ssl/certs/ca-certificates.crt" # the system CAs SIP over TLS trusts (read by rustls-native-certs; a sip unit test counts them)
   "libasound2-dev:/usr/include/alsa/asoundlib.h"       # cpal's ALSA backend (audio devices)

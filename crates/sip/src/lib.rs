@@ -27,6 +27,7 @@ mod tls;
 pub use error::{Error, Result};
 pub mod audio;
 pub mod device;
+pub mod dns;
 pub mod media;
 mod ua;
 

@@ -111,6 +111,9 @@ pub struct Config {
     /// that cannot be used makes every TLS connection fail with that reason (see
     /// [`crate::check_ca_file`] to check one beforehand).
     pub tls_ca_file: Option<PathBuf>,
+    /// The DNS server a domain-named PBX is looked up at (SRV, then A/AAAA: see [`crate::dns`]);
+    /// `None` for the system's (`/etc/resolv.conf`, after `/etc/hosts`).
+    pub dns_server: Option<SocketAddr>,
 }
 
 /// The transport of the SIP requests we send.
@@ -164,6 +167,7 @@ impl Config {
             busy_policy: BusyPolicy::default(),
             transport: Transport::default(),
             tls_ca_file: None,
+            dns_server: None,
         }
     }
 }
@@ -398,6 +402,8 @@ struct Inner {
     tls_trust: std::sync::OnceLock<std::result::Result<(), String>>,
     /// The registration loop while it runs: its stop signal (it then unregisters) and its task.
     registration: Mutex<Option<(CancellationToken, tokio::task::JoinHandle<()>)>>,
+    /// The stack's resolver of SIP domains (the same one, sharing its cache).
+    resolver: crate::dns::Resolver,
 }
 
 /// A running SIP user agent. Dropping it stops everything.
@@ -445,7 +451,11 @@ impl UserAgent {
     #[instrument(skip_all, fields(local = %config.local_addr, user = %config.user))]
     pub async fn start(config: Config) -> Result<(Self, mpsc::UnboundedReceiver<Event>)> {
         let cancel = CancellationToken::new();
-        let transport = TransportLayer::new(cancel.child_token());
+        let resolver = crate::dns::Resolver::new(config.dns_server);
+        let transport = TransportLayer::new_with_domain_resolver(
+            cancel.child_token(),
+            Box::new(resolver.clone()),
+        );
         // Our own socket type, so that requests with a method the stack cannot parse get 501
         // (see `socket.rs` for why it is done there).
         let socket = SipSocket::bind(config.local_addr)
@@ -506,6 +516,7 @@ impl UserAgent {
             cancel: cancel.clone(),
             seq: std::sync::atomic::AtomicU32::new(1),
             tls_trust,
+            resolver,
             registration: Mutex::new(None),
         });
         let serve_cancel = cancel.clone();
@@ -898,6 +909,10 @@ impl UserAgent {
     pub async fn send_message(&self, uri: &str, text: &str) -> Result<()> {
         let inner = &self.inner;
         let target = inner.target_uri(uri)?;
+        inner
+            .check_resolvable(&target)
+            .await
+            .map_err(|reason| Error::Connection { reason })?;
         let endpoint = &inner.endpoint;
         // The Via names the transport the MESSAGE goes over: our TCP listener, or over TLS the
         // connection it goes out on.
@@ -1010,6 +1025,10 @@ async fn place_call(
     } else {
         inner.target_uri(&format!("sip:{uri}@{}", inner.config.domain))?
     };
+    inner
+        .check_resolvable(&target)
+        .await
+        .map_err(|reason| Error::Connection { reason })?;
     // Over TLS our Contact names the connection the INVITE goes out on: open it first (the
     // stack then sends on it), which also tells an untrusted certificate apart from a refusal.
     let flow = if target.transport() == Some(&rsipstack::sip::Transport::Tls) {
@@ -1170,6 +1189,25 @@ impl Inner {
                 self.local_addr,
                 self.config.transport.uri_param()
             )),
+        }
+    }
+
+    /// Whether a request to `target` can go anywhere: a domain must resolve. (The stack, given a
+    /// name that does not resolve, retransmits into the void until its transaction times out,
+    /// 32 s later, with no word of DNS.)
+    async fn check_resolvable(
+        &self,
+        target: &rsipstack::sip::Uri,
+    ) -> std::result::Result<(), String> {
+        let addr = SipAddr::try_from(target).map_err(|e| e.to_string())?;
+        let rsipstack::sip::Host::Domain(domain) = &addr.addr.host else {
+            return Ok(());
+        };
+        let domain = domain.to_string();
+        use rsipstack::transport::transport_layer::DomainResolver as _;
+        match self.resolver.resolve(&addr).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(crate::dns::not_found(&domain, &e)),
         }
     }
 
@@ -1453,6 +1491,9 @@ async fn register_once(
 ) -> (std::result::Result<u32, String>, Option<SipConnection>) {
     // Over TCP and TLS the registration lives on a connection: open it ourselves, so that a
     // refusal or an untrusted certificate is reported as such and our Contact can name it.
+    if let Err(reason) = inner.check_resolvable(registrar).await {
+        return (Err(reason), None);
+    }
     let flow = match inner.connect(registrar).await {
         Ok(flow) => flow,
         Err(reason) => return (Err(reason), None),
