@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use app_api::{popup_window, AgentAction, Failure, PopupWindow, ShortcutName, SipState, SipStatus};
+use app_api::{
+    popup_window, AgentAction, Failure, PopupWindow, ShortcutName, SipFailure, SipState, SipStatus,
+};
 use engine::{CallPhase, Direction, Input, UiEvent};
 use sip::device;
 use tauri::{AppHandle, Emitter, Manager, WebviewUrl, WebviewWindowBuilder};
@@ -67,13 +69,29 @@ pub fn sip_status(status: &telephony::SipStatus, registrar: bool) -> SipStatus {
         telephony::RegistrationState::Registered { expires } => {
             SipState::Registered { expires: *expires }
         }
-        telephony::RegistrationState::Failed { reason } => SipState::Failed {
+        telephony::RegistrationState::Failed { reason, kind } => SipState::Failed {
             reason: reason.clone(),
+            kind: sip_failure(*kind),
         },
     };
     SipStatus {
         state,
         local_addr: Some(status.local_addr.to_string()),
+    }
+}
+
+/// The contract's word for a registration failure's kind.
+fn sip_failure(kind: sip::FailureKind) -> SipFailure {
+    use sip::FailureKind as K;
+    match kind {
+        K::UnknownHost => SipFailure::UnknownHost,
+        K::Unreachable => SipFailure::Unreachable,
+        K::Certificate => SipFailure::Certificate,
+        K::CaFile => SipFailure::CaFile,
+        K::Credentials => SipFailure::Credentials,
+        K::UnknownUser => SipFailure::UnknownUser,
+        K::ServerError => SipFailure::ServerError,
+        K::Other => SipFailure::Other,
     }
 }
 
@@ -609,15 +627,17 @@ mod tests {
         let s = sip_status(
             &status(telephony::RegistrationState::Failed {
                 reason: "403 Forbidden".into(),
+                kind: sip::FailureKind::Credentials,
             }),
             true,
         );
         assert_eq!(
             s.state,
             SipState::Failed {
-                reason: "403 Forbidden".into()
+                reason: "403 Forbidden".into(),
+                kind: SipFailure::Credentials,
             },
-            "the reason is kept for the agent"
+            "the reason and its kind are kept for the agent"
         );
         let s = sip_status(
             &status(telephony::RegistrationState::Registered { expires: 300 }),

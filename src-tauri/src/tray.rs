@@ -208,7 +208,8 @@ mod tests {
         assert_eq!(
             TrayStatus::of(
                 &sip(SipState::Failed {
-                    reason: "timeout".into()
+                    reason: "408 Request Timeout".into(),
+                    kind: app_api::SipFailure::Unreachable,
                 }),
                 &ConnectionState::Connected
             ),

@@ -42,6 +42,7 @@ export type { Shortcuts } from "./bindings/Shortcuts";
 export type { AppSettings } from "./bindings/AppSettings";
 export type { ApiUsage } from "./bindings/ApiUsage";
 export type { SipState } from "./bindings/SipState";
+export type { SipFailure } from "./bindings/SipFailure";
 export type { SipStatus } from "./bindings/SipStatus";
 export type { Snapshot } from "./bindings/Snapshot";
 export type { DialTarget } from "./bindings/DialTarget";

@@ -32,9 +32,20 @@ describe("panel", () => {
     expect(text("#sip-status"), "registered SIP shows ready").toBe("Phone: ready");
     expect(text("#sf-status"), "the engine's connection state").toBe("Salesforce: connected");
     expect(($("#api-usage") as HTMLMeterElement).getAttribute("value"), "1,200 of 15,000 is 8 %").toBe("8");
-    fake.emit.sip({ state: "failed", reason: "403 Forbidden", local_addr: null });
+    fake.emit.sip({ state: "failed", reason: "403 Forbidden", kind: "credentials", local_addr: null });
     await settle();
-    expect(text("#sip-status"), "a failed registration names the reason").toBe("Phone: 403 Forbidden");
+    expect(text("#sip-status"), "a failed registration says what is wrong, then the registrar's words").toBe(
+      "Phone: the user name or password is refused (403 Forbidden)",
+    );
+    setLanguage("ja");
+    fake.emit.sip({ state: "failed", reason: "nowhere.example not found in DNS (no record)", kind: "unknown_host", local_addr: null });
+    await settle();
+    expect(text("#sip-status"), "in the agent's language, the technical words kept").toBe(
+      "電話: PBX のアドレスが DNS に見つかりません（nowhere.example not found in DNS (no record)）",
+    );
+    setLanguage("en");
+    fake.emit.sip({ state: "failed", reason: "403 Forbidden", kind: "credentials", local_addr: null });
+    await settle();
     expect(document.querySelector("#sf-reconnect"), "no sign-in prompt while connected").toBeNull();
     await emit({ event: "connection", state: { state: "reconnect_needed" } });
     expect(text("#sf-status"), "an ended session says so").toBe("Salesforce: sign in again");

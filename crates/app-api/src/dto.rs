@@ -30,9 +30,33 @@ pub enum SipState {
     },
     /// Registration failed.
     Failed {
-        /// Why, for the agent.
+        /// Why, in the SIP stack's words (shown as the detail).
         reason: String,
+        /// What went wrong, which the UI says in the agent's language.
+        kind: SipFailure,
     },
+}
+
+/// What kind of trouble the registration met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum SipFailure {
+    /// The PBX's domain is not in DNS.
+    UnknownHost,
+    /// No connection, or the registrar never answered.
+    Unreachable,
+    /// The PBX's TLS certificate was not accepted, or the handshake failed.
+    Certificate,
+    /// The account's CA certificate file cannot be used.
+    CaFile,
+    /// The registrar refused the user name or password.
+    Credentials,
+    /// The registrar does not know this user.
+    UnknownUser,
+    /// The registrar is failing or overloaded.
+    ServerError,
+    /// Anything else.
+    Other,
 }
 
 /// The SIP agent's status (the `sip-status` event): `{ state: "registered", expires, local_addr }`.

@@ -108,6 +108,7 @@ pub fn export_bindings(dir: &Path) -> Result<()> {
         ApiUsage,
         SipStatus,
         SipState,
+        SipFailure,
         DialTarget,
         HistoryRow,
         SmsThread,

@@ -32,4 +32,6 @@ pub mod media;
 mod ua;
 
 pub use tls::check_ca_file;
-pub use ua::{BusyPolicy, CloseReason, Config, Decline, Event, Password, Transport, UserAgent};
+pub use ua::{
+    BusyPolicy, CloseReason, Config, Decline, Event, FailureKind, Password, Transport, UserAgent,
+};

@@ -125,6 +125,22 @@ pub(crate) fn connect_failure(error: &rsipstack::Error, target: &str) -> String 
     format!("TLS to {target}: {why}")
 }
 
+/// The kind of a failed connection: a TLS error is about the certificate or the handshake,
+/// anything else (refused, unreachable, reset) means the registrar could not be reached.
+pub(crate) fn failure_kind(error: &rsipstack::Error) -> crate::FailureKind {
+    let tls = match error {
+        rsipstack::Error::IoError(io) => io
+            .get_ref()
+            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()),
+        _ => false,
+    };
+    if tls {
+        crate::FailureKind::Certificate
+    } else {
+        crate::FailureKind::Unreachable
+    }
+}
+
 fn host_of(target: &str) -> &str {
     match target.rsplit_once(':') {
         Some((host, port)) if port.parse::<u16>().is_ok() => host,
@@ -165,6 +181,11 @@ mod tests {
                 reason.starts_with(expected),
                 "{error:?} is told as {expected:?}: {reason}"
             );
+            assert_eq!(
+                failure_kind(&io_error(rustls::Error::InvalidCertificate(error.clone()))),
+                crate::FailureKind::Certificate,
+                "{error:?} is a certificate failure"
+            );
         }
     }
 
@@ -178,6 +199,11 @@ mod tests {
             connect_failure(&refused, "127.0.0.1:5061"),
             "cannot connect to 127.0.0.1:5061: connection refused",
             "a refused connection is not a certificate problem"
+        );
+        assert_eq!(
+            failure_kind(&refused),
+            crate::FailureKind::Unreachable,
+            "refused means unreachable"
         );
         let handshake = connect_failure(
             &io_error(rustls::Error::General("boom".into())),

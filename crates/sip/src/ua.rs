@@ -208,6 +208,59 @@ pub enum Decline {
     Decline,
 }
 
+/// What kind of trouble a registration met: the app puts it in the agent's language, beside the
+/// technical reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The PBX's domain is not in DNS.
+    UnknownHost,
+    /// No connection could be made, or the registrar never answered (408).
+    Unreachable,
+    /// The TLS connection failed over the PBX's certificate (untrusted, misnamed, expired) or
+    /// the handshake.
+    Certificate,
+    /// The account's CA certificate file cannot be read or holds no certificate.
+    CaFile,
+    /// The registrar refused the user name or password (401, 407 after our answer, 403).
+    Credentials,
+    /// The registrar does not know this user (404).
+    UnknownUser,
+    /// The registrar is failing, overloaded or in maintenance (5xx).
+    ServerError,
+    /// Any other refusal or error.
+    Other,
+}
+
+impl FailureKind {
+    /// The kind of a final response to our REGISTER that is not a success.
+    pub fn of_status(code: u16) -> Self {
+        match code {
+            401 | 403 | 407 => Self::Credentials,
+            404 => Self::UnknownUser,
+            408 => Self::Unreachable,
+            500..=599 => Self::ServerError,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// A failure with its kind and its technical words.
+#[derive(Debug, Clone)]
+struct Failure {
+    kind: FailureKind,
+    reason: String,
+}
+
+impl Failure {
+    fn new(kind: FailureKind, reason: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            reason: reason.into(),
+        }
+    }
+}
+
 /// What the agent reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -220,8 +273,10 @@ pub enum Event {
     },
     /// Registration failed; it is retried with back-off.
     RegistrationFailed {
-        /// Status line or error.
+        /// Status line or error, in the stack's words.
         reason: String,
+        /// What went wrong, for words in the agent's language.
+        kind: FailureKind,
     },
     /// We removed our binding ([`UserAgent::unregister`]); no calls are routed to us.
     Unregistered,
@@ -920,7 +975,7 @@ impl UserAgent {
             Some(rsipstack::sip::Transport::Tls) => inner
                 .connect(&target)
                 .await
-                .map_err(|reason| Error::Connection { reason })?
+                .map_err(|f| Error::Connection { reason: f.reason })?
                 .map(|c| c.get_addr().clone()),
             Some(rsipstack::sip::Transport::Tcp) => endpoint
                 .transport_layer
@@ -1035,7 +1090,7 @@ async fn place_call(
         let connection = inner
             .connect(&target)
             .await
-            .map_err(|reason| Error::Connection { reason })?;
+            .map_err(|f| Error::Connection { reason: f.reason })?;
         connection.map(|c| c.get_addr().clone())
     } else {
         None
@@ -1217,8 +1272,9 @@ impl Inner {
     async fn connect(
         &self,
         target: &rsipstack::sip::Uri,
-    ) -> std::result::Result<Option<SipConnection>, String> {
-        let addr = SipAddr::try_from(target).map_err(|e| e.to_string())?;
+    ) -> std::result::Result<Option<SipConnection>, Failure> {
+        let addr = SipAddr::try_from(target)
+            .map_err(|e| Failure::new(FailureKind::Other, e.to_string()))?;
         match addr.r#type {
             Some(rsipstack::sip::Transport::Tcp) => {}
             Some(rsipstack::sip::Transport::Tls) => self
@@ -1229,12 +1285,16 @@ impl Inner {
                     self.endpoint.transport_layer.set_tls_config(config);
                     Ok(())
                 })
-                .clone()?,
+                .clone()
+                .map_err(|reason| Failure::new(FailureKind::CaFile, reason))?,
             _ => return Ok(None),
         }
         match self.endpoint.transport_layer.lookup(&addr, None).await {
             Ok((connection, _)) => Ok(Some(connection)),
-            Err(e) => Err(crate::tls::connect_failure(&e, &addr.addr.to_string())),
+            Err(e) => Err(Failure::new(
+                crate::tls::failure_kind(&e),
+                crate::tls::connect_failure(&e, &addr.addr.to_string()),
+            )),
         }
     }
 
@@ -1444,9 +1504,9 @@ async fn register_loop(inner: Arc<Inner>, registrar: rsipstack::sip::Uri, stop: 
                 inner.emit(Event::Registered { expires });
                 rsipstack::dialog::registration::refresh_interval(expires)
             }
-            Err(reason) => {
+            Err(Failure { kind, reason }) => {
                 failures += 1;
-                inner.emit(Event::RegistrationFailed { reason });
+                inner.emit(Event::RegistrationFailed { reason, kind });
                 rsipstack::dialog::registration::backoff_interval(failures)
             }
         };
@@ -1488,15 +1548,15 @@ async fn register_once(
     inner: &Arc<Inner>,
     registration: &mut Registration,
     registrar: &rsipstack::sip::Uri,
-) -> (std::result::Result<u32, String>, Option<SipConnection>) {
+) -> (std::result::Result<u32, Failure>, Option<SipConnection>) {
     // Over TCP and TLS the registration lives on a connection: open it ourselves, so that a
     // refusal or an untrusted certificate is reported as such and our Contact can name it.
     if let Err(reason) = inner.check_resolvable(registrar).await {
-        return (Err(reason), None);
+        return (Err(Failure::new(FailureKind::UnknownHost, reason)), None);
     }
     let flow = match inner.connect(registrar).await {
         Ok(flow) => flow,
-        Err(reason) => return (Err(reason), None),
+        Err(failure) => return (Err(failure), None),
     };
     if let Some(flow) = &flow {
         // Without a Contact of ours rsipstack registers the connection's address without
@@ -1510,7 +1570,12 @@ async fn register_once(
                     params: vec![],
                 })
             }
-            Err(e) => return (Err(e.to_string()), Some(flow.clone())),
+            Err(e) => {
+                return (
+                    Err(Failure::new(FailureKind::Other, e.to_string())),
+                    Some(flow.clone()),
+                )
+            }
         }
     }
     let outcome = match registration
@@ -1520,14 +1585,24 @@ async fn register_once(
         Ok(resp) if resp.status_code.kind() == StatusCodeKind::Successful => {
             Ok(registration.expires())
         }
-        Ok(resp) => Err(format!(
-            "{} {}",
-            resp.status_code.code(),
-            resp.status_code.text()
+        Ok(resp) => Err(Failure::new(
+            FailureKind::of_status(resp.status_code.code()),
+            format!("{} {}", resp.status_code.code(), resp.status_code.text()),
         )),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(Failure::new(error_kind(&e), e.to_string())),
     };
     (outcome, flow)
+}
+
+/// The kind of an error the stack returned for a REGISTER (timeouts come as 408 responses).
+fn error_kind(error: &rsipstack::Error) -> FailureKind {
+    match error {
+        rsipstack::Error::DnsResolutionError(_) => FailureKind::UnknownHost,
+        rsipstack::Error::TransportLayerError(..) | rsipstack::Error::IoError(_) => {
+            crate::tls::failure_kind(error)
+        }
+        _ => FailureKind::Other,
+    }
 }
 
 /// Waits `wait` before the next REGISTER. Over TCP and TLS it meanwhile sends a CRLF keep-alive
@@ -2162,5 +2237,26 @@ async fn notify_refer(dialog: &InviteDialog, sipfrag: &str, state: &str) {
         Ok(Some(_)) => {}
         Ok(None) => debug!(sipfrag, "NOTIFY for REFER not sent: the dialog is over"),
         Err(e) => debug!(error = %e, "NOTIFY for REFER failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn register_refusals_have_kinds() {
+        for (code, kind) in [
+            (401, FailureKind::Credentials),
+            (403, FailureKind::Credentials),
+            (407, FailureKind::Credentials),
+            (404, FailureKind::UnknownUser),
+            (408, FailureKind::Unreachable),
+            (503, FailureKind::ServerError),
+            (420, FailureKind::Other),
+            (606, FailureKind::Other),
+        ] {
+            assert_eq!(FailureKind::of_status(code), kind, "{code}");
+        }
     }
 }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use callpop_sip::{Event, Password};
+use callpop_sip::{Event, FailureKind, Password};
 use common::*;
 use tokio::process::{Child, Command};
 
@@ -94,7 +94,7 @@ async fn registers_through_dns(domain: &str, dns: &Dns, sipp_port: u16) {
     ua.register().expect("start registering");
     let expires = wait_for(&mut events, "Registered", |e| match e {
         Event::Registered { expires } => Some(*expires),
-        Event::RegistrationFailed { reason } => {
+        Event::RegistrationFailed { reason, .. } => {
             panic!("registration at {domain} must succeed, failed: {reason}")
         }
         _ => None,
@@ -142,12 +142,13 @@ async fn an_unknown_domain_fails_the_registration_quickly_with_the_name() {
     .await;
     let started = std::time::Instant::now();
     ua.register().expect("start registering");
-    let reason = wait_for(&mut events, "RegistrationFailed", |e| match e {
-        Event::RegistrationFailed { reason } => Some(reason.clone()),
+    let (reason, kind) = wait_for(&mut events, "RegistrationFailed", |e| match e {
+        Event::RegistrationFailed { reason, kind } => Some((reason.clone(), *kind)),
         Event::Registered { .. } => panic!("an unknown domain cannot register"),
         _ => None,
     })
     .await;
+    assert_eq!(kind, FailureKind::UnknownHost, "{reason}");
     assert!(
         reason.contains("nowhere.callpop.test"),
         "the failure names the domain: {reason}"

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use callpop_sip::{CloseReason, Event, Password, Transport};
+use callpop_sip::{CloseReason, Event, FailureKind, Password, Transport};
 use common::*;
 use tokio::process::{Child, Command};
 
@@ -362,7 +362,7 @@ async fn register_over_tcp_then_receive_a_call_kamailio_sends_over_tcp() {
     ua.register().expect("registration starts");
     wait_for(&mut events, "Registered over TCP", |e| match e {
         Event::Registered { .. } => Some(()),
-        Event::RegistrationFailed { reason } => panic!(
+        Event::RegistrationFailed { reason, .. } => panic!(
             "registration over TCP failed: {reason}; kamailio's log:\n{}",
             kamailio_log(dir.path())
         ),
@@ -390,7 +390,7 @@ async fn register_over_tls_then_receive_a_call_relayed_over_that_connection() {
     ua.register().expect("registration starts");
     let expires = wait_for(&mut events, "Registered over TLS", |e| match e {
         Event::Registered { expires } => Some(*expires),
-        Event::RegistrationFailed { reason } => panic!(
+        Event::RegistrationFailed { reason, .. } => panic!(
             "registration over TLS failed: {reason}; kamailio's log:\n{}",
             kamailio_log(dir.path())
         ),
@@ -433,12 +433,13 @@ async fn tls_registration_with_an_untrusted_certificate_fails_saying_why_and_no_
     // The system's CA certificates only: the test CA is not among them.
     let (ua, mut events) = tls_agent(tls_port, None).await;
     ua.register().expect("registration starts");
-    let reason = wait_for(&mut events, "RegistrationFailed", |e| match e {
-        Event::RegistrationFailed { reason } => Some(reason.clone()),
+    let (reason, kind) = wait_for(&mut events, "RegistrationFailed", |e| match e {
+        Event::RegistrationFailed { reason, kind } => Some((reason.clone(), *kind)),
         Event::Registered { .. } => panic!("registered although kamailio's CA is not trusted"),
         _ => None,
     })
     .await;
+    assert_eq!(kind, FailureKind::Certificate, "{reason}");
     assert_eq!(
         reason,
         format!(
@@ -510,12 +511,13 @@ async fn tls_registration_with_an_unusable_ca_file_fails_naming_it() {
     );
     let (ua, mut events) = tls_agent(tls_port, Some(wrong_file)).await;
     ua.register().expect("registration starts");
-    let reason = wait_for(&mut events, "RegistrationFailed", |e| match e {
-        Event::RegistrationFailed { reason } => Some(reason.clone()),
+    let (reason, kind) = wait_for(&mut events, "RegistrationFailed", |e| match e {
+        Event::RegistrationFailed { reason, kind } => Some((reason.clone(), *kind)),
         Event::Registered { .. } => panic!("registered without the CA file"),
         _ => None,
     })
     .await;
+    assert_eq!(kind, FailureKind::CaFile, "{reason}");
     assert!(
         reason.contains("server.key") && reason.contains("no CERTIFICATE block"),
         "the status names the file and what is wrong with it: {reason}"

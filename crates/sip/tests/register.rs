@@ -2,7 +2,7 @@
 
 mod common;
 
-use callpop_sip::{Event, Password};
+use callpop_sip::{Event, FailureKind, Password};
 use common::*;
 
 fn runtime_password() -> String {
@@ -31,7 +31,7 @@ async fn register_answers_the_401_and_reports_the_granted_expiry() {
     .await;
     let expires = wait_for(&mut events, "Registered", |e| match e {
         Event::Registered { expires } => Some(*expires),
-        Event::RegistrationFailed { reason } => {
+        Event::RegistrationFailed { reason, .. } => {
             panic!("registration must succeed, failed: {reason}")
         }
         _ => None,
@@ -56,12 +56,17 @@ async fn wrong_password_is_reported_with_the_reason() {
     })
     .await;
     ua.register().expect("start registering");
-    let reason = wait_for(&mut events, "RegistrationFailed", |e| match e {
-        Event::RegistrationFailed { reason } => Some(reason.clone()),
+    let (reason, kind) = wait_for(&mut events, "RegistrationFailed", |e| match e {
+        Event::RegistrationFailed { reason, kind } => Some((reason.clone(), *kind)),
         Event::Registered { .. } => panic!("a wrong password must not register"),
         _ => None,
     })
     .await;
+    assert_eq!(
+        kind,
+        FailureKind::Credentials,
+        "a refused password: {reason}"
+    );
     assert!(
         reason.contains("403"),
         "the failure carries the registrar's status: {reason}"
@@ -87,7 +92,7 @@ async fn failure_is_retried_with_back_off_and_the_registration_refreshed_before_
     .await;
     ua.register().expect("start registering");
     let reason = wait_for(&mut events, "RegistrationFailed", |e| match e {
-        Event::RegistrationFailed { reason } => Some(reason.clone()),
+        Event::RegistrationFailed { reason, .. } => Some(reason.clone()),
         Event::Registered { .. } => panic!("the first REGISTER gets 503"),
         _ => None,
     })
@@ -96,7 +101,7 @@ async fn failure_is_retried_with_back_off_and_the_registration_refreshed_before_
     let failed_at = std::time::Instant::now();
     let expires = wait_for(&mut events, "Registered after the retry", |e| match e {
         Event::Registered { expires } => Some(*expires),
-        Event::RegistrationFailed { reason } => panic!("the retry must succeed: {reason}"),
+        Event::RegistrationFailed { reason, .. } => panic!("the retry must succeed: {reason}"),
         _ => None,
     })
     .await;
@@ -109,7 +114,7 @@ async fn failure_is_retried_with_back_off_and_the_registration_refreshed_before_
     let registered_at = std::time::Instant::now();
     wait_for(&mut events, "Registered again (refresh)", |e| match e {
         Event::Registered { expires } => Some(*expires),
-        Event::RegistrationFailed { reason } => panic!("the refresh must succeed: {reason}"),
+        Event::RegistrationFailed { reason, .. } => panic!("the refresh must succeed: {reason}"),
         _ => None,
     })
     .await;

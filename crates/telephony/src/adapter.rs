@@ -242,6 +242,7 @@ impl SipTelephony {
                         self.shared.status.send_modify(|s| {
                             s.state = RegistrationState::Failed {
                                 reason: again.to_string(),
+                                kind: sip::FailureKind::Other,
                             }
                         });
                     }

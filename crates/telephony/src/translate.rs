@@ -35,6 +35,8 @@ pub enum RegistrationState {
     Failed {
         /// The status line or error.
         reason: String,
+        /// What went wrong, for words in the agent's language.
+        kind: sip::FailureKind,
     },
 }
 
@@ -138,8 +140,8 @@ impl Translator {
             E::Registered { expires } => {
                 return vec![Output::Status(RegistrationState::Registered { expires })]
             }
-            E::RegistrationFailed { reason } => {
-                return vec![Output::Status(RegistrationState::Failed { reason })]
+            E::RegistrationFailed { reason, kind } => {
+                return vec![Output::Status(RegistrationState::Failed { reason, kind })]
             }
             E::Unregistered => return vec![Output::Status(RegistrationState::Unregistered)],
             E::IncomingCall {
@@ -603,13 +605,24 @@ mod tests {
             t.handle(
                 now(),
                 sip::Event::RegistrationFailed {
-                    reason: "403 Forbidden".into()
+                    reason: "403 Forbidden".into(),
+                    kind: sip::FailureKind::Credentials,
                 }
             ),
             vec![Output::Status(RegistrationState::Failed {
-                reason: "403 Forbidden".into()
+                reason: "403 Forbidden".into(),
+                kind: sip::FailureKind::Credentials,
             })],
-            "a failure carries its reason"
+            "a failure carries its reason and kind"
+        );
+        assert_eq!(
+            serde_json::to_value(RegistrationState::Failed {
+                reason: "404 Not Found".into(),
+                kind: sip::FailureKind::UnknownUser,
+            })
+            .expect("serializes"),
+            serde_json::json!({"state": "failed", "reason": "404 Not Found", "kind": "unknown_user"}),
+            "the kind is a snake_case word"
         );
         let json = serde_json::to_value(RegistrationState::Registered { expires: 60 })
             .expect("serializes");

@@ -294,7 +294,7 @@ async fn registration_shows_in_the_status_and_a_refusal_carries_its_reason() {
                 "the 401 is answered and the granted lifetime shown"
             );
         } else {
-            let RegistrationState::Failed { reason } = &state else {
+            let RegistrationState::Failed { reason, .. } = &state else {
                 panic!("a wrong password is a failure, got {state:?}");
             };
             assert!(reason.contains("403"), "the failure says 403: {reason}");

@@ -1,8 +1,21 @@
 // Status lines for the SIP registration and the Salesforce connection.
 
-import type { ApiUsage, ConnectionState, SipStatus } from "../contract";
+import type { ApiUsage, ConnectionState, SipFailure, SipStatus } from "../contract";
 import { currentLanguage, t } from "../i18n";
 
+/** The sentence for each kind of registration failure (a kind added in Rust fails type-checking here). */
+const SIP_FAILURE: Record<SipFailure, string> = {
+  unknown_host: "sip.why_unknown_host",
+  unreachable: "sip.why_unreachable",
+  certificate: "sip.why_certificate",
+  ca_file: "sip.why_ca_file",
+  credentials: "sip.why_credentials",
+  unknown_user: "sip.why_unknown_user",
+  server_error: "sip.why_server_error",
+  other: "sip.why_other",
+};
+
+/** The registration's status line: a failure in the agent's language, the stack's words after it. */
 export function sipText(sip: SipStatus | null): string {
   if (!sip) return t("sip.unknown");
   switch (sip.state) {
@@ -13,7 +26,7 @@ export function sipText(sip: SipStatus | null): string {
     case "registered":
       return t("sip.registered");
     case "failed":
-      return t("sip.failed", { reason: sip.reason });
+      return t("sip.failed", { what: t(SIP_FAILURE[sip.kind]), reason: sip.reason });
   }
 }
 
