@@ -18,6 +18,7 @@
 pub mod error;
 pub mod g711;
 pub mod identity;
+pub mod info;
 pub mod jitter;
 pub mod rtp;
 pub mod sdp;

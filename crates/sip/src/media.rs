@@ -334,7 +334,6 @@ async fn run(
                         stats.events_received += 1;
                         if let Ok(event) = TelephoneEvent::parse(packet.payload) {
                             if let Some(digit) = detector.push(packet.timestamp, &event) {
-                                debug!(%digit, "DTMF received");
                                 events.send(MediaEvent::Dtmf(digit)).ok();
                             }
                         }

@@ -48,9 +48,15 @@ pub(crate) const ALLOW: &str =
 /// refuse. We wait this long first.
 const ANSWER_SETTLE: Duration = Duration::from_millis(100);
 /// Bodies we take; sent in `Accept` (RFC 3261 §11.2).
-const ACCEPT: &str = "application/sdp, text/plain, message/sipfrag";
+const ACCEPT: &str =
+    "application/sdp, text/plain, message/sipfrag, application/dtmf-relay, application/dtmf";
+/// What an INFO request may carry (a 415 to any other INFO body says so).
+const INFO_ACCEPT: &str = "application/dtmf-relay, application/dtmf";
 /// Tries of a hold/resume re-INVITE that meets 491 Request Pending (glare).
 const REINVITE_ATTEMPTS: usize = 3;
+/// How long a digit sent in INFO lasts, and the pause after it before the next one.
+const INFO_DTMF_MS: u32 = 100;
+const INFO_DTMF_GAP_MS: u32 = 60;
 /// Longest DTMF string one `send_dtmf` call takes.
 const MAX_DTMF_DIGITS: usize = 64;
 /// Largest MESSAGE body we accept, in bytes.
@@ -316,7 +322,8 @@ pub enum Event {
         /// The peer resumed (rather than we).
         by_peer: bool,
     },
-    /// A DTMF digit arrived as an RFC 4733 telephone-event (once per event).
+    /// A DTMF digit arrived, as an RFC 4733 telephone-event (once per event) or in a SIP INFO
+    /// request (`application/dtmf-relay` or `application/dtmf`).
     Dtmf {
         /// The call.
         call_id: String,
@@ -383,6 +390,8 @@ struct Call {
     /// Told when this outgoing call is answered or fails (a transfer we carry out waits on it).
     outcome: Option<tokio::sync::oneshot::Sender<std::result::Result<(), String>>>,
     local_hangup: bool,
+    /// Digits for the task sending them in INFO requests (a peer without telephone-event).
+    info_dtmf: Option<mpsc::UnboundedSender<char>>,
 }
 
 impl Call {
@@ -404,6 +413,7 @@ impl Call {
             transfer_target: None,
             outcome: None,
             local_hangup: false,
+            info_dtmf: None,
         }
     }
 
@@ -869,9 +879,10 @@ impl UserAgent {
         Ok(())
     }
 
-    /// Sends DTMF digits (`0-9 * # A-D`, letters in either case, at most 64) as RFC 4733
-    /// telephone-events, 100 ms each with 60 ms between them, queued after any digits still
-    /// being sent. The call must be up and the peer must have accepted `telephone-event`.
+    /// Sends DTMF digits (`0-9 * # A-D`, letters in either case, at most 64), 100 ms each
+    /// with 60 ms between them, queued after any digits still being sent: as RFC 4733
+    /// telephone-events when the peer accepted `telephone-event`, otherwise in SIP INFO
+    /// requests (`application/dtmf-relay`, one per digit). The call must be up.
     pub fn send_dtmf(&self, call_id: &str, digits: &str) -> Result<()> {
         let invalid = |reason: String| Error::InvalidDtmf {
             digits: digits.chars().take(MAX_DTMF_DIGITS).collect(),
@@ -887,8 +898,8 @@ impl UserAgent {
             .chars()
             .map(|c| dtmf_event(c).ok_or_else(|| invalid(format!("{c:?} is not a DTMF digit"))))
             .collect::<Result<Vec<u8>>>()?;
-        let calls = self.inner.calls.lock().expect("calls lock");
-        let call = calls.get(call_id).ok_or_else(|| Error::UnknownCall {
+        let mut calls = self.inner.calls.lock().expect("calls lock");
+        let call = calls.get_mut(call_id).ok_or_else(|| Error::UnknownCall {
             call_id: call_id.to_owned(),
         })?;
         match (&call.media, call.telephone_event) {
@@ -901,11 +912,18 @@ impl UserAgent {
                 action: "send DTMF",
                 state: call.state_name(),
             }),
-            (Some(_), None) => Err(Error::InvalidState {
-                call_id: call_id.to_owned(),
-                action: "send DTMF",
-                state: "without telephone-event from the peer",
-            }),
+            (Some(_), None) => {
+                let dialog = call.confirmed_dialog(call_id, "send DTMF")?;
+                let queue = call.info_dtmf.get_or_insert_with(|| {
+                    let (queue, digits) = mpsc::unbounded_channel();
+                    tokio::spawn(send_info_dtmf(call_id.to_owned(), dialog, digits));
+                    queue
+                });
+                for digit in digits.chars() {
+                    queue.send(digit.to_ascii_uppercase()).ok();
+                }
+                Ok(())
+            }
         }
     }
 
@@ -1318,8 +1336,45 @@ impl Inner {
     }
 
     fn emit(&self, event: Event) {
-        debug!(?event, "event");
+        log_event(&event);
         self.events.send(event).ok();
+    }
+}
+
+/// Sends queued DTMF digits one INFO request at a time (`application/dtmf-relay`, 100 ms
+/// each), the next once the peer answered and the tone had time to play. A refusal drops the
+/// digits still queued (a peer that refuses one will refuse the rest); the call goes on.
+async fn send_info_dtmf(
+    call_id: String,
+    dialog: InviteDialog,
+    mut digits: mpsc::UnboundedReceiver<char>,
+) {
+    let spacing = Duration::from_millis(u64::from(INFO_DTMF_MS + INFO_DTMF_GAP_MS));
+    while let Some(digit) = digits.recv().await {
+        let started = tokio::time::Instant::now();
+        let body = crate::info::relay_body(digit, INFO_DTMF_MS);
+        let headers = vec![Header::ContentType(crate::info::DTMF_RELAY.into())];
+        let refused = match dialog.info(Some(headers), Some(body.into_bytes())).await {
+            Ok(Some(response)) if response.status_code.code() < 300 => None,
+            Ok(Some(response)) => Some(response.status_code.to_string()),
+            Ok(None) => Some("the call is not up".to_owned()),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(reason) = refused {
+            let dropped = std::iter::from_fn(|| digits.try_recv().ok()).count();
+            warn!(call_id, %reason, dropped, "the peer refused DTMF in INFO");
+            continue;
+        }
+        tokio::time::sleep_until(started + spacing).await;
+    }
+}
+
+/// Logs an event at debug level. A DTMF digit is left out: it may be part of a card number or
+/// a PIN the caller keys in.
+fn log_event(event: &Event) {
+    match event {
+        Event::Dtmf { call_id, .. } => debug!(call_id, "event: Dtmf (digit not logged)"),
+        event => debug!(?event, "event"),
     }
 }
 
@@ -1368,7 +1423,7 @@ fn start_media(
                     digit,
                 },
             };
-            debug!(?event, "event");
+            log_event(&event);
             events.send(event).ok();
         }
     });
@@ -2033,8 +2088,33 @@ async fn on_dialog_state(inner: &Arc<Inner>, state: DialogState) {
                 .await
                 .ok();
         }
-        DialogState::Info(_, _, handle) => {
-            handle.reply(StatusCode::OK).await.ok();
+        DialogState::Info(id, request, handle) => {
+            let content_type = raw_header(&request, "Content-Type");
+            match crate::info::parse(content_type.as_deref(), &request.body) {
+                Ok(digit) => {
+                    handle.reply(StatusCode::OK).await.ok();
+                    if let Some(digit) = digit {
+                        inner.emit(Event::Dtmf {
+                            call_id: id.call_id.clone(),
+                            digit,
+                        });
+                    }
+                }
+                Err(e) => {
+                    debug!(call_id = %id.call_id, error = %e, "INFO refused");
+                    let (status, headers) = match e {
+                        crate::info::InfoError::UnsupportedType(_) => (
+                            StatusCode::UnsupportedMediaType,
+                            Some(vec![Header::Other("Accept".into(), INFO_ACCEPT.into())]),
+                        ),
+                        crate::info::InfoError::BadDigit => (StatusCode::BadRequest, None),
+                        crate::info::InfoError::TooLarge => {
+                            (StatusCode::RequestEntityTooLarge, None)
+                        }
+                    };
+                    handle.respond(status, headers, None).await.ok();
+                }
+            }
         }
         DialogState::Publish(_, _, handle) => {
             handle.reply(StatusCode::NotImplemented).await.ok();

@@ -1,6 +1,7 @@
 //! In-call features against sipp: the peer's DTMF (RFC 2833 pcaps shipped with sipp) and its hold
 //! by re-INVITE; our hold and resume (sipp checks the direction attribute), mute (silence keeps
-//! flowing) and DTMF (parsed by a raw RTP receiver in the test).
+//! flowing) and DTMF (parsed by a raw RTP receiver in the test); DTMF in SIP INFO both ways with
+//! a peer that offers no telephone-event.
 
 mod common;
 
@@ -74,6 +75,62 @@ async fn peer_dtmf_is_reported_once_per_digit_and_peer_hold_is_answered_recvonly
     expect_sipp_success(
         sipp,
         "uac_incall (checks telephone-event in our answer, recvonly then sendrecv)",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_telephone_event_dtmf_goes_in_sip_info_both_ways() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (ua, mut events) = agent("127.0.0.1", |_| {}).await;
+    let sipp = sipp_against(&ua, dir.path(), "uac_info_dtmf.xml");
+    let call_id = wait_for(&mut events, "IncomingCall", |e| match e {
+        Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
+        _ => None,
+    })
+    .await;
+    ua.answer(&call_id).await.expect("answer");
+
+    let mut digits = Vec::new();
+    while digits.len() < 2 {
+        digits.push(
+            wait_for(&mut events, "Dtmf", |e| match e {
+                Event::Dtmf { call_id: id, digit } if *id == call_id => Some(*digit),
+                _ => None,
+            })
+            .await,
+        );
+    }
+    assert_eq!(
+        digits,
+        vec!['5', '#'],
+        "sipp's dtmf-relay and dtmf INFOs, in order"
+    );
+    // sipp checks each INFO's type, signal and duration.
+    ua.send_dtmf(&call_id, "7").expect("send DTMF in INFO");
+    ua.send_dtmf(&call_id, "*").expect("queued after the first");
+
+    let mut seen = Vec::new();
+    let reason = wait_for(&mut events, "Closed", |e| {
+        seen.push(e.clone());
+        match e {
+            Event::Closed {
+                call_id: id,
+                reason,
+            } if *id == call_id => Some(reason.clone()),
+            _ => None,
+        }
+    })
+    .await;
+    assert_eq!(reason, CloseReason::RemoteHangup, "sipp hung up: {seen:?}");
+    assert!(
+        !seen.iter().any(|e| matches!(e, Event::Dtmf { .. })),
+        "the keep-alive, the non-DTMF body and the bad signal are no digits: {seen:?}"
+    );
+    expect_sipp_success(
+        sipp,
+        "uac_info_dtmf (200 to its DTMF and empty INFOs, 415 with Accept, 400 for a bad signal; \
+         our 7 and * as dtmf-relay INFOs)",
     )
     .await;
 }

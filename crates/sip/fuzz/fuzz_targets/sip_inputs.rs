@@ -1,6 +1,6 @@
 //! One fuzz target over every parser that sees network input: the first byte picks the parser,
 //! the rest is its input. None may panic; an SDP we accept must give an answer that parses back,
-//! and a 501 we give to an unknown method must parse as one.
+//! a 501 we give to an unknown method must parse as one, and an INFO DTMF digit must round-trip.
 #![no_main]
 
 use callpop_sip::identity;
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let text = String::from_utf8_lossy(input);
-    match selector % 5 {
+    match selector % 6 {
         // A whole SIP message, as the stack's UDP transport parses it; when our socket answers
         // it with 501 (an unknown method), that answer must parse as a 501.
         0 => {
@@ -73,6 +73,22 @@ fuzz_target!(|data: &[u8]| {
             let mut parts = text.splitn(3, '\0');
             let (pai, rpid, from) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
             let _ = identity::caller(pai, rpid, from);
+        }
+        // An INFO request's Content-Type and body, split on the first NUL: a digit it gives
+        // is a DTMF digit, and our body for it gives it back.
+        4 => {
+            let (content_type, body) = match input.iter().position(|&b| b == 0) {
+                Some(at) => (Some(String::from_utf8_lossy(&input[..at])), &input[at + 1..]),
+                None => (None, input),
+            };
+            if let Ok(Some(digit)) = callpop_sip::info::parse(content_type.as_deref(), body) {
+                let ours = callpop_sip::info::relay_body(digit, 100);
+                assert_eq!(
+                    callpop_sip::info::parse(Some(callpop_sip::info::DTMF_RELAY), ours.as_bytes()),
+                    Ok(Some(digit)),
+                    "our dtmf-relay body for a digit gives that digit"
+                );
+            }
         }
         // One name-addr (From, To, Refer-To).
         _ => {
