@@ -11,6 +11,8 @@ use crate::rtp::{dtmf_digit, dtmf_event};
 pub const DTMF_RELAY: &str = "application/dtmf-relay";
 /// Media type of the digit-only body.
 pub const DTMF: &str = "application/dtmf";
+/// What an INFO request may carry, for the `Accept` of a 415 to any other INFO body.
+pub const ACCEPT: &str = "application/dtmf-relay, application/dtmf";
 
 /// Largest INFO body we read; a DTMF body is a few dozen bytes.
 const MAX_BODY: usize = 1024;

@@ -50,8 +50,6 @@ const ANSWER_SETTLE: Duration = Duration::from_millis(100);
 /// Bodies we take; sent in `Accept` (RFC 3261 §11.2).
 const ACCEPT: &str =
     "application/sdp, text/plain, message/sipfrag, application/dtmf-relay, application/dtmf";
-/// What an INFO request may carry (a 415 to any other INFO body says so).
-const INFO_ACCEPT: &str = "application/dtmf-relay, application/dtmf";
 /// Tries of a hold/resume re-INVITE that meets 491 Request Pending (glare).
 const REINVITE_ATTEMPTS: usize = 3;
 /// How long a digit sent in INFO lasts, and the pause after it before the next one.
@@ -2105,7 +2103,10 @@ async fn on_dialog_state(inner: &Arc<Inner>, state: DialogState) {
                     let (status, headers) = match e {
                         crate::info::InfoError::UnsupportedType(_) => (
                             StatusCode::UnsupportedMediaType,
-                            Some(vec![Header::Other("Accept".into(), INFO_ACCEPT.into())]),
+                            Some(vec![Header::Other(
+                                "Accept".into(),
+                                crate::info::ACCEPT.into(),
+                            )]),
                         ),
                         crate::info::InfoError::BadDigit => (StatusCode::BadRequest, None),
                         crate::info::InfoError::TooLarge => {

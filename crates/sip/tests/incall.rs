@@ -29,18 +29,7 @@ async fn peer_dtmf_is_reported_once_per_digit_and_peer_hold_is_answered_recvonly
     assert!(!waiting, "the only call is not a waiting call");
     ua.answer(&call_id).await.expect("answer");
 
-    let mut seen = Vec::new();
-    let reason = wait_for(&mut events, "Closed", |e| {
-        seen.push(e.clone());
-        match e {
-            Event::Closed {
-                call_id: id,
-                reason,
-            } if *id == call_id => Some(reason.clone()),
-            _ => None,
-        }
-    })
-    .await;
+    let (reason, seen) = events_until_closed(&mut events, &call_id).await;
     assert_eq!(reason, CloseReason::RemoteHangup, "sipp hung up: {seen:?}");
     let digits: Vec<char> = seen
         .iter()
@@ -110,18 +99,7 @@ async fn without_telephone_event_dtmf_goes_in_sip_info_both_ways() {
     ua.send_dtmf(&call_id, "7").expect("send DTMF in INFO");
     ua.send_dtmf(&call_id, "*").expect("queued after the first");
 
-    let mut seen = Vec::new();
-    let reason = wait_for(&mut events, "Closed", |e| {
-        seen.push(e.clone());
-        match e {
-            Event::Closed {
-                call_id: id,
-                reason,
-            } if *id == call_id => Some(reason.clone()),
-            _ => None,
-        }
-    })
-    .await;
+    let (reason, seen) = events_until_closed(&mut events, &call_id).await;
     assert_eq!(reason, CloseReason::RemoteHangup, "sipp hung up: {seen:?}");
     assert!(
         !seen.iter().any(|e| matches!(e, Event::Dtmf { .. })),

@@ -109,14 +109,28 @@ pub async fn wait_established(events: &mut UnboundedReceiver<Event>, call_id: &s
 
 /// Waits for `call_id` to close; returns why it closed.
 pub async fn wait_closed(events: &mut UnboundedReceiver<Event>, call_id: &str) -> CloseReason {
-    wait_for(events, "Closed", |e| match e {
-        Event::Closed {
-            call_id: id,
-            reason,
-        } if id == call_id => Some(reason.clone()),
-        _ => None,
+    events_until_closed(events, call_id).await.0
+}
+
+/// Waits for `call_id` to close; returns why it closed and every event seen until then
+/// (the `Closed` event last).
+pub async fn events_until_closed(
+    events: &mut UnboundedReceiver<Event>,
+    call_id: &str,
+) -> (CloseReason, Vec<Event>) {
+    let mut seen = Vec::new();
+    let reason = wait_for(events, "Closed", |e| {
+        seen.push(e.clone());
+        match e {
+            Event::Closed {
+                call_id: id,
+                reason,
+            } if id == call_id => Some(reason.clone()),
+            _ => None,
+        }
     })
-    .await
+    .await;
+    (reason, seen)
 }
 
 /// Relative power of `frequency` in `samples` (8 kHz) by the Goertzel algorithm, normalised by
