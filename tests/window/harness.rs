@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use fantoccini::elements::Element;
+use fantoccini::error::NewSessionError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
@@ -188,13 +189,59 @@ fn wait_listening(port: u16, within: Duration, what: &str) -> anyhow::Result<()>
     bail!("{what} is not listening on {addr} after {within:?}")
 }
 
+/// tauri-driver in front of WebKitWebDriver, on free ports.
+struct Driver {
+    url: String,
+    /// Where its (and its children's) standard error goes.
+    log: PathBuf,
+    _proc: Proc,
+}
+
+impl Driver {
+    fn start(display: &str, bus: &str, home: &Path) -> anyhow::Result<Driver> {
+        let port = free_tcp_port();
+        let native_port = free_tcp_port();
+        // What tauri-driver, WebKitWebDriver and the apps they launch print goes to a file,
+        // quoted when a session fails to open.
+        let log = home.join(format!("driver-{port}.log"));
+        let file = std::fs::File::create(&log).context("create the driver's log")?;
+        let proc = Proc::spawn_bounded("tauri-driver", &program("tauri-driver"), |c| {
+            c.args(["--port", &port.to_string()])
+                .args(["--native-port", &native_port.to_string()])
+                .arg("--native-driver")
+                .arg(program("WebKitWebDriver"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(file);
+            apply_env(c, display, bus, home);
+            // WebKitWebDriver's screenshot waits forever for a composited frame under Xvfb
+            // when the app has turned GPU compositing off (its default, see
+            // `src-tauri/src/main.rs`): the apps the driver launches keep it on.
+            // `launch_plain` runs the app with its own default.
+            c.env("WEBKIT_DISABLE_COMPOSITING_MODE", "0");
+        })?;
+        wait_listening(port, Duration::from_secs(30), "tauri-driver")?;
+        wait_listening(native_port, Duration::from_secs(30), "WebKitWebDriver")?;
+        Ok(Driver {
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+            _proc: proc,
+        })
+    }
+
+    /// The last lines it, WebKitWebDriver and the apps printed on standard error.
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
 /// The display, the bus and the WebDriver server one test uses.
 pub struct Desktop {
-    /// tauri-driver's URL.
-    pub driver_url: String,
-    // Held only to be dropped: the XDG dirs go last; the processes are killed in field order,
-    // the driver (and the app) first, the display last.
-    _driver: Proc,
+    // Killed in field order: the driver (and the apps it launched) first, the display last;
+    // the XDG dirs go last. Behind a lock only to be restarted by `launch`.
+    driver: std::sync::Mutex<Driver>,
     display: String,
     bus: String,
     _bus: Proc,
@@ -203,6 +250,20 @@ pub struct Desktop {
 }
 
 impl Desktop {
+    fn driver(&self) -> std::sync::MutexGuard<'_, Driver> {
+        self.driver
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Why a session did not open, with what the driver printed.
+    fn session_error(&self, error: NewSessionError) -> anyhow::Error {
+        anyhow::Error::new(error).context(format!(
+            "open a WebDriver session on the app; the driver printed:\n{}",
+            self.driver().log_tail()
+        ))
+    }
+
     /// Starts Xvfb on a free display, a session bus and tauri-driver on free ports.
     pub fn start() -> anyhow::Result<Desktop> {
         let home = tempfile::tempdir()?;
@@ -233,28 +294,9 @@ impl Desktop {
         })?;
         let bus = first_line(&mut bus_proc, Duration::from_secs(20))?;
 
-        let port = free_tcp_port();
-        let native_port = free_tcp_port();
-        let driver = Proc::spawn_bounded("tauri-driver", &program("tauri-driver"), |c| {
-            c.args(["--port", &port.to_string()])
-                .args(["--native-port", &native_port.to_string()])
-                .arg("--native-driver")
-                .arg(program("WebKitWebDriver"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            apply_env(c, &display, &bus, home.path());
-            // WebKitWebDriver's screenshot waits forever for a composited frame under Xvfb
-            // when the app has turned GPU compositing off (its default, see
-            // `src-tauri/src/main.rs`): the apps the driver launches keep it on.
-            // `launch_plain` runs the app with its own default.
-            c.env("WEBKIT_DISABLE_COMPOSITING_MODE", "0");
-        })?;
-        wait_listening(port, Duration::from_secs(30), "tauri-driver")?;
-        wait_listening(native_port, Duration::from_secs(30), "WebKitWebDriver")?;
+        let driver = Driver::start(&display, &bus, home.path())?;
         Ok(Desktop {
-            driver_url: format!("http://127.0.0.1:{port}"),
-            _driver: driver,
+            driver: std::sync::Mutex::new(driver),
             display,
             bus,
             _bus: bus_proc,
@@ -342,6 +384,11 @@ impl Desktop {
     }
 
     /// Opens a WebDriver session that launches the app with `args`; waits for its panel.
+    ///
+    /// When the request for the session is lost in transport (tauri-driver drops the
+    /// connection when WebKitWebDriver does: seen once in CI, with no app started), the
+    /// driver is restarted and the session asked for once more, saying so on stderr. Any
+    /// answer from the driver, a refusal included, fails the test as it is.
     pub async fn launch(&self, args: &[String]) -> anyhow::Result<App> {
         let capabilities = json!({
             "tauri:options": { "application": app_binary(), "args": args },
@@ -349,21 +396,47 @@ impl Desktop {
         let serde_json::Value::Object(capabilities) = capabilities else {
             unreachable!("a JSON object literal")
         };
-        let client = tokio::time::timeout(
-            WAIT,
-            ClientBuilder::new(HttpConnector::new())
-                .capabilities(capabilities)
-                .connect(&self.driver_url),
-        )
-        .await
-        .map_err(|_| anyhow!("the app's WebDriver session did not open within {WAIT:?}"))?
-        .context("open a WebDriver session on the app")?;
+        let url = self.driver().url.clone();
+        let client = match open_session(&url, capabilities.clone()).await? {
+            Ok(client) => client,
+            Err(NewSessionError::FailedC(lost)) => {
+                let url = {
+                    let mut driver = self.driver();
+                    eprintln!(
+                        "the session request was lost ({lost}); restarting the driver, \
+                         which printed:\n{}",
+                        driver.log_tail()
+                    );
+                    *driver = Driver::start(&self.display, &self.bus, self._home.path())?;
+                    driver.url.clone()
+                };
+                open_session(&url, capabilities)
+                    .await?
+                    .map_err(|e| self.session_error(e))?
+            }
+            Err(e) => return Err(self.session_error(e)),
+        };
         let app = App { client };
         app.find("#nav-panel")
             .await
             .context("the panel window shows its navigation")?;
         Ok(app)
     }
+}
+
+/// Asks the driver at `url` for a session; fails only when it does not answer within [`WAIT`].
+async fn open_session(
+    url: &str,
+    capabilities: serde_json::Map<String, serde_json::Value>,
+) -> anyhow::Result<Result<Client, NewSessionError>> {
+    tokio::time::timeout(
+        WAIT,
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(url),
+    )
+    .await
+    .map_err(|_| anyhow!("the app's WebDriver session did not open within {WAIT:?}"))
 }
 
 /// The environment every process of the desktop gets: the display, the bus, private XDG dirs.
