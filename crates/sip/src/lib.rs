@@ -4,7 +4,7 @@
 //! underneath), the TCP and TLS connections it opens (it never listens for TLS: over TLS its
 //! Contact names the connection it registered or called on, and the server's certificate is
 //! always verified), and one UDP socket per call for RTP. It takes typed commands (call control,
-//! hold, mute, RFC 4733 DTMF, blind transfer, MESSAGE) and reports typed [`Event`]s; it never
+//! hold, mute, DTMF (RFC 4733, or SIP INFO with a peer without telephone-event), blind transfer, MESSAGE) and reports typed [`Event`]s; it never
 //! panics on network input: malformed SIP is dropped by the stack, a request over UDP with a
 //! method the stack does not know gets 501 ([`socket`]), bad SDP is answered with an error
 //! status, bad RTP is ignored. Display names are carried as data only. Media is G.711
