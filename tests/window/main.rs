@@ -592,7 +592,7 @@ async fn the_panel_paints_on_the_screen_without_gpu_compositing() -> anyhow::Res
     let emu = emulator().await?;
     let data = tempfile::tempdir()?;
     let desktop = Desktop::start()?;
-    let _app = desktop.launch_plain(&app_args(data.path(), &emu, free_udp_port()))?;
+    let app = desktop.launch_plain(&app_args(data.path(), &emu, free_udp_port()))?;
     // The panel (400×640 at the top left, no window manager) with its text and buttons: not
     // one flat colour. A window WebKit never painted is a flat fill.
     let (mut mean, mut spread) = (0.0, 0.0);
@@ -609,5 +609,14 @@ async fn the_panel_paints_on_the_screen_without_gpu_compositing() -> anyhow::Res
         "the panel shows its controls (brightness spread {spread:.3}, mean {mean:.3}); see \
          target/screenshots/panel-as-launched.png"
     );
+    // Its web process runs with the app's memory-saving defaults: no GPU compositing, no JIT.
+    let web = app.environments_of("WebKitWebProces");
+    assert_eq!(web.len(), 1, "one web process once the panel painted");
+    for default in ["WEBKIT_DISABLE_COMPOSITING_MODE=1", "JSC_useJIT=0"] {
+        assert!(
+            web[0].iter().any(|v| v == default),
+            "the web process has {default}"
+        );
+    }
     Ok(())
 }
