@@ -258,8 +258,10 @@ impl Driver {
             // WebKitWebDriver's screenshot waits forever for a composited frame under Xvfb
             // when the app has turned GPU compositing off (its default, see
             // `src-tauri/src/main.rs`): the apps the driver launches keep it on.
-            // `launch_plain` runs the app with its own default.
-            c.env("WEBKIT_DISABLE_COMPOSITING_MODE", "0");
+            // The same goes for the DMA-BUF renderer. `launch_plain` runs the app with its
+            // own defaults.
+            c.env("WEBKIT_DISABLE_COMPOSITING_MODE", "0")
+                .env("WEBKIT_DISABLE_DMABUF_RENDERER", "0");
         })?;
         wait_listening(port, Duration::from_secs(30), "tauri-driver")?;
         wait_listening(native_port, Duration::from_secs(30), "WebKitWebDriver")?;

@@ -609,10 +609,15 @@ async fn the_panel_paints_on_the_screen_without_gpu_compositing() -> anyhow::Res
         "the panel shows its controls (brightness spread {spread:.3}, mean {mean:.3}); see \
          target/screenshots/panel-as-launched.png"
     );
-    // Its web process runs with the app's memory-saving defaults: no GPU compositing, no JIT.
+    // Its web process runs with the app's memory-saving defaults: no GPU compositing, no DMA-BUF
+    // renderer, no JIT.
     let web = app.environments_of("WebKitWebProces");
     assert_eq!(web.len(), 1, "one web process once the panel painted");
-    for default in ["WEBKIT_DISABLE_COMPOSITING_MODE=1", "JSC_useJIT=0"] {
+    for default in [
+        "WEBKIT_DISABLE_COMPOSITING_MODE=1",
+        "WEBKIT_DISABLE_DMABUF_RENDERER=1",
+        "JSC_useJIT=0",
+    ] {
         assert!(
             web[0].iter().any(|v| v == default),
             "the web process has {default}"
