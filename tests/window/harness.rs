@@ -115,45 +115,24 @@ impl Proc {
         None
     }
 
-    /// The environment of each process under it whose command name is `comm` (read from
-    /// `/proc`: `WebKitWebProces` for the web processes, truncated as the kernel has it).
+    /// The environment of each process under it whose command name is `comm` (as the kernel
+    /// has it, truncated to 15 bytes: `WebKitWebProces` for the web processes).
     pub fn environments_of(&self, comm: &str) -> Vec<Vec<String>> {
-        let mut parents: Vec<(u32, u32, String)> = Vec::new();
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            // `pid (comm) state ppid …`: the name may hold spaces and parentheses.
-            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-                continue;
-            };
-            let name = stat[open + 1..close].to_owned();
-            let ppid = stat[close + 1..].split_whitespace().nth(1);
-            if let Some(ppid) = ppid.and_then(|p| p.parse().ok()) {
-                parents.push((pid, ppid, name));
-            }
-        }
-        let mut under = vec![self.child.id()];
-        let mut found = Vec::new();
-        while let Some(parent) = under.pop() {
-            for (pid, _, name) in parents.iter().filter(|(_, ppid, _)| *ppid == parent) {
-                under.push(*pid);
-                if name == comm {
-                    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-                    found.push(
-                        environ
-                            .split(|b| *b == 0)
-                            .filter(|v| !v.is_empty())
-                            .map(|v| String::from_utf8_lossy(v).into_owned())
-                            .collect(),
-                    );
-                }
-            }
-        }
-        found
+        test_support::process_tree(self.child.id())
+            .into_iter()
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|name| name.trim_end() == comm)
+            })
+            .map(|pid| {
+                let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+                environ
+                    .split(|b| *b == 0)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .collect()
+            })
+            .collect()
     }
 
     /// Its standard error so far (when piped), for failure messages; only after it exited.

@@ -72,29 +72,6 @@ impl Display {
     }
 }
 
-/// The process `pid` and every descendant (Linux `/proc/<pid>/task/*/children`).
-fn tree(pid: u32) -> Vec<u32> {
-    let mut all = vec![pid];
-    let mut i = 0;
-    while i < all.len() {
-        let tasks = format!("/proc/{}/task", all[i]);
-        if let Ok(entries) = std::fs::read_dir(tasks) {
-            for entry in entries.flatten() {
-                let children = std::fs::read_to_string(entry.path().join("children"));
-                for child in children.unwrap_or_default().split_whitespace() {
-                    if let Ok(c) = child.parse() {
-                        if !all.contains(&c) {
-                            all.push(c);
-                        }
-                    }
-                }
-            }
-        }
-        i += 1;
-    }
-    all
-}
-
 /// The `field` line (`Rss:`, `Pss:` …) of `/proc/<pid>/smaps_rollup`, in MiB.
 fn rollup_mib(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
@@ -145,7 +122,7 @@ async fn launch(
     if measure_memory {
         tokio::time::sleep(Duration::from_secs(5)).await;
         let pid = child.id().ok_or_else(|| anyhow!("the app exited"))?;
-        for p in tree(pid) {
+        for p in test_support::process_tree(pid) {
             rss += rollup_mib(p, "Rss:");
             pss += rollup_mib(p, "Pss:");
         }

@@ -1,7 +1,8 @@
 //! What the SIP-driven tests of `callpop-sip`, `callpop-telephony` and the end-to-end window
 //! tests share: finding sipp (never skipping when it is missing), free loopback ports, writing a
-//! scenario template with its placeholders filled, running sipp once and judging how it ended.
-//! A dev-dependency only.
+//! scenario template with its placeholders filled, running sipp once and judging how it ended,
+//! and finding the processes a launched app started. A dev-dependency, and a dependency of the
+//! benchmark programs.
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -132,4 +133,28 @@ pub async fn expect_sipp_success_within(child: Child, what: &str, within: Durati
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The process `pid` and every descendant (Linux `/proc/<pid>/task/*/children`), parents
+/// before their children.
+pub fn process_tree(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        let tasks = format!("/proc/{}/task", all[i]);
+        if let Ok(entries) = std::fs::read_dir(tasks) {
+            for entry in entries.flatten() {
+                let children = std::fs::read_to_string(entry.path().join("children"));
+                for child in children.unwrap_or_default().split_whitespace() {
+                    if let Ok(c) = child.parse() {
+                        if !all.contains(&c) {
+                            all.push(c);
+                        }
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    all
 }
