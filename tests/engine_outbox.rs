@@ -193,6 +193,13 @@ async fn token_expiry_during_a_flush_refreshes_transparently() {
     for (i, id) in ids.iter().enumerate() {
         quick_call(&h, id, &format!("+1415555{:04}", 3000 + i)).await;
         h.ui.popup(id).await.expect("popup");
+        // The hang-up is taken (its wrap-up timer runs on the manual clock) before the clock
+        // moves: a hang-up handled after the step would wait for a step that never comes.
+        h.ui.find(WAIT, |e| {
+            matches!(e, UiEvent::CallState { call_id, phase: engine::CallPhase::WrapUp { .. } } if call_id == id)
+        })
+        .await
+        .expect("the call is in wrap-up");
     }
     emu.expire_access_tokens();
     emu.clear_calls();

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use callpop_e2e::{emulator, Harness, WAIT};
+use callpop_e2e::{emulator, requests_besides_session_check, Harness, WAIT};
 use cti::{PopAction, Region};
-use engine::{LookupStatus, UiEvent};
+use engine::{ConnectionState, LookupStatus, UiEvent};
 use sf_emulator::seed::{known_callers, KnownCaller};
 use sf_emulator::Emulator;
 
@@ -243,9 +243,9 @@ async fn internal_call_is_ignored_when_set_and_popped_otherwise() {
         h.ui.seen()
     );
     assert!(
-        emu.calls().is_empty(),
+        requests_besides_session_check(&emu).is_empty(),
         "an ignored internal call costs no Salesforce request: {:?}",
-        emu.calls()
+        requests_besides_session_check(&emu)
     );
     // History is written beside the loop: give it a moment.
     let mut record = None;
@@ -327,9 +327,9 @@ async fn repeat_caller_pops_from_the_cache_with_no_request() {
         "the cache pops the same record"
     );
     assert!(
-        emu.calls().is_empty(),
+        requests_besides_session_check(&emu).is_empty(),
         "a repeat caller costs zero Salesforce requests: {:?}",
-        emu.calls()
+        requests_besides_session_check(&emu)
     );
 }
 
@@ -428,6 +428,69 @@ async fn salesforce_down_still_shows_the_caller_without_a_pop() {
         popup.decision.action,
         PopAction::None,
         "nothing is popped on a failed lookup (no new record for a caller who may exist)"
+    );
+}
+
+/// The status line tells the truth from the start, before any Task is written: connected after
+/// the start-up check, offline when a caller's search meets an outage, connected again when the
+/// next search goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_line_follows_salesforce_from_start_through_an_outage() {
+    let emu = Arc::new(emulator(|_| {}).await.expect("emulator"));
+    let h = Harness::start(emu.clone(), |_| {}).await.expect("engine");
+    let connections = |h: &Harness| -> Vec<ConnectionState> {
+        h.ui.seen()
+            .into_iter()
+            .filter_map(|e| match e {
+                UiEvent::Connection { state } => Some(state),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        connections(&h),
+        [ConnectionState::Connected],
+        "the start-up check says connected before any call"
+    );
+    assert_eq!(
+        emu.api_usage().0,
+        0,
+        "the check costs no API request of the org's daily allocation"
+    );
+    emu.inject_fault(sf_emulator::Fault::Http503, 1);
+    h.ring("out-1", "+14155550100").await.expect("ring");
+    h.ui.popup("out-1").await.expect("popup");
+    let offline =
+        h.ui.find(WAIT, |e| {
+            matches!(
+                e,
+                UiEvent::Connection {
+                    state: ConnectionState::Offline { .. }
+                }
+            )
+        })
+        .await;
+    let Some(UiEvent::Connection {
+        state: ConnectionState::Offline { reason },
+    }) = offline
+    else {
+        panic!(
+            "the failed search marks Salesforce offline: {:?}",
+            connections(&h)
+        );
+    };
+    assert!(
+        reason.contains("503"),
+        "the reason names the outage: {reason}"
+    );
+    h.ring("out-2", "+14155550100").await.expect("ring");
+    h.ui.popup("out-2").await.expect("popup");
+    h.ui.drain(Duration::from_millis(200)).await;
+    assert_eq!(
+        connections(&h).last(),
+        Some(&ConnectionState::Connected),
+        "the next search that works says connected again: {:?}",
+        connections(&h)
     );
 }
 

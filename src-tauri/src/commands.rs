@@ -390,7 +390,12 @@ async fn sf_disconnect(shell: State<'_, Shell>) -> Reply<()> {
             detail: e.to_string(),
         })?;
     lock(&shell.backend.salesforce).username = None;
-    Ok(())
+    shell
+        .backend
+        .engine
+        .send(Input::SignedOut)
+        .await
+        .map_err(|_| Failure::EngineStopped)
 }
 
 #[tauri::command]

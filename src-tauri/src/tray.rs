@@ -45,7 +45,9 @@ impl TrayStatus {
             }
             (
                 SipState::Registered { .. },
-                ConnectionState::Offline { .. } | ConnectionState::ReconnectNeeded,
+                ConnectionState::Offline { .. }
+                | ConnectionState::ReconnectNeeded
+                | ConnectionState::NotSignedIn,
             ) => TrayStatus::SalesforceDisconnected,
             (SipState::Registered { .. }, _) => TrayStatus::Registered,
         }
@@ -206,6 +208,11 @@ mod tests {
             "calls work, Salesforce needs a sign-in"
         );
         assert_eq!(
+            TrayStatus::of(&registered, &ConnectionState::NotSignedIn),
+            TrayStatus::SalesforceDisconnected,
+            "calls work, nobody signed in to Salesforce"
+        );
+        assert_eq!(
             TrayStatus::of(
                 &sip(SipState::Failed {
                     reason: "408 Request Timeout".into(),
@@ -219,7 +226,7 @@ mod tests {
         assert_eq!(
             TrayStatus::of(&registered, &ConnectionState::Unknown),
             TrayStatus::Registered,
-            "nothing sent yet is not a failure"
+            "the start-up check not answered yet is not a failure"
         );
     }
 

@@ -144,6 +144,12 @@ impl Harness {
                 telephony: phone.clone(),
             },
         )?;
+        let ui = Ui::new(rx);
+        // The engine checks its session at start, as the app does before the agent sees the
+        // panel: let that answer first, so the test's own requests come after it.
+        let _ = ui
+            .find(WAIT, |e| matches!(e, UiEvent::Connection { .. }))
+            .await;
         Ok(Harness {
             emu,
             dir,
@@ -152,7 +158,7 @@ impl Harness {
             clock,
             phone,
             engine,
-            ui: Ui::new(rx),
+            ui,
             user_id: uid,
         })
     }
@@ -237,6 +243,15 @@ pub fn tasks_for(emu: &Emulator, call_object: &str) -> Vec<serde_json::Value> {
 /// The database file in `dir`.
 pub fn db_path(dir: &Path) -> std::path::PathBuf {
     dir.join("callpop.db")
+}
+
+/// The emulator's request log without the engine's start-up session check (the OAuth userinfo
+/// request and the version discovery before it, neither counted against the API limit).
+pub fn requests_besides_session_check(emu: &Emulator) -> Vec<sf_emulator::ApiCall> {
+    emu.calls()
+        .into_iter()
+        .filter(|c| !c.path.ends_with("/oauth2/userinfo") && c.path != "/services/data")
+        .collect()
 }
 
 /// Reads the engine's UI events, keeping every one seen.

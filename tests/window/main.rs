@@ -88,6 +88,11 @@ async fn call_from_sipp_pops_the_contact_and_logs_the_notes() -> anyhow::Result<
     let app = desktop
         .launch(&app_args(data.path(), &emu, sip_port))
         .await?;
+    // Signed in, the status line says connected before any call or log (the start-up check).
+    app.text_until("#sf-status", "connected before any call", |t| {
+        t == "Salesforce: connected"
+    })
+    .await?;
 
     let work = tempfile::tempdir()?;
     let script = scenario(

@@ -53,6 +53,21 @@ describe("panel", () => {
     expect($("#nav-settings").getAttribute("aria-current"), "the prompt leads to the Salesforce settings").toBe("page");
   });
 
+  it("says when nobody is signed in to Salesforce and offers the sign-in", async () => {
+    await mount(<App mode="main" />);
+    await emit({ event: "connection", state: { state: "not_signed_in" } });
+    expect(text("#sf-status"), "no session is not 'checking' for ever").toBe("Salesforce: not signed in");
+    expect(text("#sf-reconnect"), "a first sign-in, not 'again'").toBe("Sign in");
+    setLanguage("ko");
+    await emit({ event: "connection", state: { state: "not_signed_in" } });
+    expect(text("#sf-status"), "in the agent's language").toBe("Salesforce: 로그인하지 않음");
+    setLanguage("en");
+    await click("#sf-reconnect");
+    expect($("#nav-settings").getAttribute("aria-current"), "it leads to the Salesforce settings").toBe("page");
+    await emit({ event: "connection", state: { state: "connected" } });
+    expect(document.querySelector("#sf-reconnect"), "no prompt once connected").toBeNull();
+  });
+
   it("shows a hostile display name as text in the panel and the popup", async () => {
     const root = await mount(<App mode="main" />);
     await emit(ringing("x1", XSS));

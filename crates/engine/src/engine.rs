@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 use crate::clock::Clock;
+use crate::connection::{check_session, Connection};
 use crate::events::{CallPhase, LogStatus, Popup, UiEvent};
 use crate::flusher::{FlushConfig, Flusher};
 use crate::history::{self, History, HistoryWrite};
@@ -212,6 +213,8 @@ pub enum Input {
     Agent(AgentAction),
     /// The agent signed in to Salesforce again (after `ReconnectNeeded`): sending resumes.
     SignedIn,
+    /// The agent disconnected from Salesforce: the status line says so; logs wait.
+    SignedOut,
 }
 
 /// Results coming back from the engine's own tasks.
@@ -292,6 +295,7 @@ impl Engine {
         let signed_in = Arc::new(Notify::new());
         let (history, history_task) = history::spawn(deps.store.clone(), deps.clock.clone());
 
+        let connection = Arc::new(Connection::new(ui_tx.clone()));
         let flusher = Flusher::new(
             deps.store.clone(),
             deps.client.clone(),
@@ -301,6 +305,7 @@ impl Engine {
             ui_tx.clone(),
             history.clone(),
             config.flush.clone(),
+            connection.clone(),
         );
         let (queue, queue_task) = queue::spawn(
             deps.store.clone(),
@@ -309,7 +314,16 @@ impl Engine {
             wake.clone(),
         );
         let (cache, cache_task) = crate::lookup::spawn_cache_writer(deps.store.clone());
-        let mut tasks = vec![history_task, cache_task, tokio::spawn(flusher.run())];
+        let mut tasks = vec![
+            history_task,
+            cache_task,
+            tokio::spawn(flusher.run()),
+            tokio::spawn(check_session(
+                deps.client.clone(),
+                connection.clone(),
+                deps.clock.clone(),
+            )),
+        ];
 
         let forward = input_tx.clone();
         tasks.push(tokio::spawn(async move {
@@ -349,6 +363,7 @@ impl Engine {
             internal: internal_tx,
             wake,
             signed_in,
+            connection,
             history,
             queue,
             cache,
@@ -394,6 +409,7 @@ struct Loop {
     internal: mpsc::Sender<Internal>,
     wake: Arc<Notify>,
     signed_in: Arc<Notify>,
+    connection: Arc<Connection>,
     history: History,
     queue: Queue,
     cache: CacheWrites,
@@ -472,8 +488,19 @@ impl Loop {
             Input::SignedIn => {
                 self.signed_in_to_org().await;
                 self.signed_in.notify_one();
+                self.check_session();
             }
+            Input::SignedOut => self.check_session(),
         }
+    }
+
+    /// Checks the Salesforce session beside the loop (see [`check_session`]).
+    fn check_session(&self) {
+        tokio::spawn(check_session(
+            self.client.clone(),
+            self.connection.clone(),
+            self.clock.clone(),
+        ));
     }
 
     /// After a sign-in: pops go to the session's instance. Signed in to another org (another
@@ -771,14 +798,25 @@ impl Loop {
             self.client.clone(),
             self.config.layout.clone(),
         );
-        let (ttl, timeout, tx) = (
+        let (ttl, timeout, tx, connection) = (
             self.config.match_ttl,
             self.config.lookup_timeout,
             self.internal.clone(),
+            self.connection.clone(),
         );
         tokio::spawn(async move {
             let lookup = lookup(
-                &store, &cache, &client, &layout, call_type, &caller, now, ttl, timeout, cached,
+                &store,
+                &cache,
+                &client,
+                &layout,
+                call_type,
+                &caller,
+                now,
+                ttl,
+                timeout,
+                cached,
+                &connection,
             )
             .await;
             let _ = tx.send(Internal::Looked { call_id, lookup }).await;
@@ -1238,10 +1276,11 @@ impl Loop {
             self.client.clone(),
             self.config.layout.clone(),
         );
-        let (ttl, timeout, tx) = (
+        let (ttl, timeout, tx, connection) = (
             self.config.match_ttl,
             self.config.lookup_timeout,
             self.internal.clone(),
+            self.connection.clone(),
         );
         tokio::spawn(async move {
             let found = lookup(
@@ -1255,6 +1294,7 @@ impl Loop {
                 ttl,
                 timeout,
                 None,
+                &connection,
             )
             .await;
             let who = found

@@ -62,8 +62,10 @@ pub enum LogStatus {
 #[serde(tag = "state", rename_all = "snake_case")]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum ConnectionState {
-    /// Not known yet (nothing sent since start).
+    /// Not known yet (the session check made at start has not answered).
     Unknown,
+    /// No Salesforce session: never signed in, or disconnected. Logs wait in the outbox.
+    NotSignedIn,
     /// Requests succeed.
     Connected,
     /// Requests fail for now (outage, network); writes wait in the outbox.

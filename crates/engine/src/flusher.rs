@@ -18,6 +18,7 @@ use store::{LogState, OutboxItem, Store, WriteKind, WriteOutcome};
 use tokio::sync::{mpsc, Notify};
 
 use crate::clock::Clock;
+use crate::connection::Connection;
 use crate::events::{ConnectionState, LogStatus, UiEvent};
 use crate::history::{History, HistoryWrite};
 use crate::queue::off_loop;
@@ -82,7 +83,7 @@ pub(crate) struct Flusher {
     hold: Option<Hold>,
     resolve_needed: bool,
     next_wake: Option<DateTime<Utc>>,
-    connection: ConnectionState,
+    connection: Arc<Connection>,
 }
 
 impl Flusher {
@@ -95,6 +96,7 @@ impl Flusher {
         ui: mpsc::Sender<UiEvent>,
         history: History,
         config: FlushConfig,
+        connection: Arc<Connection>,
     ) -> Self {
         Self {
             store,
@@ -109,7 +111,7 @@ impl Flusher {
             // At start-up every in-flight row was left by the previous run.
             resolve_needed: true,
             next_wake: None,
-            connection: ConnectionState::Unknown,
+            connection,
         }
     }
 
@@ -197,10 +199,7 @@ impl Flusher {
     }
 
     async fn set_connection(&mut self, state: ConnectionState) {
-        if self.connection != state {
-            self.connection = state.clone();
-            self.emit(UiEvent::Connection { state }).await;
-        }
+        self.connection.set(state).await;
     }
 
     /// Sets the hold a failed request calls for and tells the UI.
@@ -213,7 +212,12 @@ impl Flusher {
         match error.classify() {
             ErrorClass::ReconnectNeeded => {
                 self.hold = Some(Hold::Reconnect);
-                self.set_connection(ConnectionState::ReconnectNeeded).await;
+                let state = if matches!(error, salesforce::Error::NotSignedIn) {
+                    ConnectionState::NotSignedIn
+                } else {
+                    ConnectionState::ReconnectNeeded
+                };
+                self.set_connection(state).await;
             }
             ErrorClass::Retryable { after } => {
                 let wait = match first {

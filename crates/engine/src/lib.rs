@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+mod connection;
 mod engine;
 pub mod events;
 mod flusher;

@@ -13,6 +13,9 @@ use store::{CachedMatch, Store};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::connection::Connection;
+use crate::events::ConnectionState;
+
 /// Where the matches of a lookup came from, or why there are none to trust.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -180,6 +183,7 @@ pub(crate) fn from_cache(cached: CachedMatch) -> Option<Lookup> {
 ///
 /// Never fails: a store or Salesforce problem comes back as [`LookupStatus::Failed`] or
 /// [`LookupStatus::NotConnected`] with no matches, so the popup can still show the caller.
+/// What a search learns of the Salesforce connection is reported to `connection`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn lookup(
     store: &Arc<Store>,
@@ -192,6 +196,7 @@ pub(crate) async fn lookup(
     ttl: Duration,
     timeout: Duration,
     prefetched: Option<Option<CachedMatch>>,
+    connection: &Connection,
 ) -> Lookup {
     let key = cache_key(caller);
     let cached = match prefetched {
@@ -208,7 +213,16 @@ pub(crate) async fn lookup(
         Err(e) => tracing::warn!(error = %e, "match cache unreadable; searching"),
     }
     let terms = cti::search_terms(caller);
-    let found = match tokio::time::timeout(timeout, client.search_phone(&terms)).await {
+    let searched = tokio::time::timeout(timeout, client.search_phone(&terms)).await;
+    // What the search says about the connection reaches the status line too.
+    let learned = match &searched {
+        Err(_) => Some(ConnectionState::Offline {
+            reason: format!("Salesforce did not answer within {timeout:?}"),
+        }),
+        Ok(outcome) => crate::connection::learned(outcome, now),
+    };
+    connection.observe(learned, now).await;
+    let found = match searched {
         Err(_) => {
             return Lookup {
                 matches: Vec::new(),

@@ -3,7 +3,7 @@
 /**
  * How the engine's Salesforce connection is doing.
  */
-export type ConnectionState = { "state": "unknown" } | { "state": "connected" } | { "state": "offline", 
+export type ConnectionState = { "state": "unknown" } | { "state": "not_signed_in" } | { "state": "connected" } | { "state": "offline", 
 /**
  * The last error.
  */

@@ -2,7 +2,7 @@
 
 export const en = {
   nav: { label: "Views", panel: "Phone", history: "History", sms: "SMS", settings: "Settings" },
-  status: { title: "Status", api_usage: "API {{used}} / {{max}}", sign_in: "Sign in again" },
+  status: { title: "Status", api_usage: "API {{used}} / {{max}}", sign_in: "Sign in again", sign_in_first: "Sign in" },
   sip: {
     unknown: "Phone: starting",
     unregistered: "Phone: not registered",
@@ -19,7 +19,8 @@ export const en = {
     why_other: "registration failed",
   },
   sf: {
-    unknown: "Salesforce: not checked yet",
+    unknown: "Salesforce: checking…",
+    signed_out: "Salesforce: not signed in",
     connected: "Salesforce: connected",
     offline: "Salesforce offline: {{reason}}",
     limit_exceeded: "Salesforce API limit reached until {{until}}",

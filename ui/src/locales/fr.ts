@@ -4,7 +4,7 @@ import type { Strings } from "./en";
 
 export const fr: Strings = {
   nav: { label: "Vues", panel: "Téléphone", history: "Historique", sms: "SMS", settings: "Réglages" },
-  status: { title: "État", api_usage: "API {{used}} / {{max}}", sign_in: "Se reconnecter" },
+  status: { title: "État", api_usage: "API {{used}} / {{max}}", sign_in: "Se reconnecter", sign_in_first: "Se connecter" },
   sip: {
     unknown: "Téléphone : démarrage",
     unregistered: "Téléphone : non enregistré",
@@ -21,7 +21,8 @@ export const fr: Strings = {
     why_other: "l’enregistrement a échoué",
   },
   sf: {
-    unknown: "Salesforce : pas encore vérifié",
+    unknown: "Salesforce : vérification…",
+    signed_out: "Salesforce : non connecté",
     connected: "Salesforce : connecté",
     offline: "Salesforce hors ligne : {{reason}}",
     limit_exceeded: "Limite d’API Salesforce atteinte jusqu’à {{until}}",

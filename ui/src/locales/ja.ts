@@ -4,7 +4,7 @@ import type { Strings } from "./en";
 
 export const ja: Strings = {
   nav: { label: "表示", panel: "電話", history: "履歴", sms: "SMS", settings: "設定" },
-  status: { title: "状態", api_usage: "API {{used}} / {{max}}", sign_in: "再ログイン" },
+  status: { title: "状態", api_usage: "API {{used}} / {{max}}", sign_in: "再ログイン", sign_in_first: "ログイン" },
   sip: {
     unknown: "電話: 起動中",
     unregistered: "電話: 未登録",
@@ -21,7 +21,8 @@ export const ja: Strings = {
     why_other: "登録に失敗しました",
   },
   sf: {
-    unknown: "Salesforce: 未確認",
+    unknown: "Salesforce: 確認中…",
+    signed_out: "Salesforce: 未ログイン",
     connected: "Salesforce: 接続済み",
     offline: "Salesforce オフライン: {{reason}}",
     limit_exceeded: "Salesforce API の上限に達しました（{{until}} まで）",

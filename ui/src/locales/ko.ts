@@ -4,7 +4,7 @@ import type { Strings } from "./en";
 
 export const ko: Strings = {
   nav: { label: "보기", panel: "전화", history: "기록", sms: "SMS", settings: "설정" },
-  status: { title: "상태", api_usage: "API {{used}} / {{max}}", sign_in: "다시 로그인" },
+  status: { title: "상태", api_usage: "API {{used}} / {{max}}", sign_in: "다시 로그인", sign_in_first: "로그인" },
   sip: {
     unknown: "전화: 시작 중",
     unregistered: "전화: 등록되지 않음",
@@ -21,7 +21,8 @@ export const ko: Strings = {
     why_other: "등록에 실패했습니다",
   },
   sf: {
-    unknown: "Salesforce: 아직 확인하지 않음",
+    unknown: "Salesforce: 확인 중…",
+    signed_out: "Salesforce: 로그인하지 않음",
     connected: "Salesforce: 연결됨",
     offline: "Salesforce 오프라인: {{reason}}",
     limit_exceeded: "Salesforce API 한도 도달 ({{until}}까지)",

@@ -34,6 +34,8 @@ export function connectionText(c: ConnectionState): string {
   switch (c.state) {
     case "unknown":
       return t("sf.unknown");
+    case "not_signed_in":
+      return t("sf.signed_out");
     case "connected":
       return t("sf.connected");
     case "offline":

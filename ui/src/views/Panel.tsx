@@ -22,9 +22,9 @@ export function StatusBar(props: { sip: SipStatus | null; calls: CallsState; onS
       <span id="sf-status" data-testid="sf-status" class={`status sf-${calls.connection.state}`}>
         {connectionText(calls.connection)}
       </span>
-      {calls.connection.state === "reconnect_needed" ? (
+      {calls.connection.state === "reconnect_needed" || calls.connection.state === "not_signed_in" ? (
         <button type="button" id="sf-reconnect" data-testid="sf-reconnect" class="link" onClick={props.onSignIn}>
-          {t("status.sign_in")}
+          {t(calls.connection.state === "reconnect_needed" ? "status.sign_in" : "status.sign_in_first")}
         </button>
       ) : null}
       {usage && pct !== null ? (
