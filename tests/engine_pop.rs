@@ -646,3 +646,26 @@ async fn signing_in_to_another_org_pops_there_and_forgets_the_old_orgs_matches()
         org_b.calls()
     );
 }
+
+/// The session ends in Salesforce (refresh token revoked, access token expired): a connection
+/// check brings the status line to "sign in again"; disconnecting brings it to "not signed in".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_check_and_a_disconnection_reach_the_status_line() {
+    let emu = Arc::new(emulator(|_| {}).await.expect("emulator"));
+    let h = Harness::start(emu.clone(), |_| {}).await.expect("engine");
+    let state_is = |want: ConnectionState| move |e: &UiEvent| matches!(e, UiEvent::Connection { state } if *state == want);
+    h.ui.find(WAIT, state_is(ConnectionState::Connected))
+        .await
+        .expect("connected at start");
+    emu.revoke_refresh_tokens();
+    emu.expire_access_tokens();
+    h.send(engine::Input::CheckSession).await.expect("check");
+    h.ui.find(WAIT, state_is(ConnectionState::ReconnectNeeded))
+        .await
+        .expect("an ended session asks the agent to sign in again");
+    h.client.disconnect().await.expect("disconnect");
+    h.send(engine::Input::CheckSession).await.expect("check");
+    h.ui.find(WAIT, state_is(ConnectionState::NotSignedIn))
+        .await
+        .expect("after a disconnection nobody is signed in");
+}

@@ -360,6 +360,9 @@ async fn sf_check(shell: State<'_, Shell>) -> Reply<ConnectionCheck> {
             });
         }
     }
+    // The status line follows what the check found (the engine asks again on its own; a
+    // stopped engine does not make the check fail).
+    let _ = shell.backend.engine.send(Input::CheckSession).await;
     let instance_url = shell
         .backend
         .store
@@ -393,7 +396,7 @@ async fn sf_disconnect(shell: State<'_, Shell>) -> Reply<()> {
     shell
         .backend
         .engine
-        .send(Input::SignedOut)
+        .send(Input::CheckSession)
         .await
         .map_err(|_| Failure::EngineStopped)
 }

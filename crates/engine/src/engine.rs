@@ -213,8 +213,9 @@ pub enum Input {
     Agent(AgentAction),
     /// The agent signed in to Salesforce again (after `ReconnectNeeded`): sending resumes.
     SignedIn,
-    /// The agent disconnected from Salesforce: the status line says so; logs wait.
-    SignedOut,
+    /// The session may have changed (the agent disconnected, or asked for a connection check):
+    /// check it again and bring the status line up to date. Logs wait while nobody is signed in.
+    CheckSession,
 }
 
 /// Results coming back from the engine's own tasks.
@@ -490,7 +491,7 @@ impl Loop {
                 self.signed_in.notify_one();
                 self.check_session();
             }
-            Input::SignedOut => self.check_session(),
+            Input::CheckSession => self.check_session(),
         }
     }
 
