@@ -32,12 +32,7 @@ impl Connection {
     /// Sets the state (the flusher's word: it holds its writes accordingly).
     pub(crate) async fn set(&self, state: ConnectionState) {
         let mut current = self.state.lock().await;
-        if *current != state {
-            *current = state.clone();
-            if self.ui.send(UiEvent::Connection { state }).await.is_err() {
-                tracing::debug!("UI receiver gone; event dropped");
-            }
-        }
+        self.change(&mut current, state).await;
     }
 
     /// What a request outside the flusher learned (`None`: nothing about the connection).
@@ -47,15 +42,23 @@ impl Connection {
         let Some(state) = learned else {
             return;
         };
-        {
-            let current = self.state.lock().await;
-            if let ConnectionState::LimitExceeded { until } = *current {
-                if state == ConnectionState::Connected && now < until {
-                    return;
-                }
+        let mut current = self.state.lock().await;
+        if let ConnectionState::LimitExceeded { until } = *current {
+            if state == ConnectionState::Connected && now < until {
+                return;
             }
         }
-        self.set(state).await;
+        self.change(&mut current, state).await;
+    }
+
+    /// Stores `state` and tells the UI, when it differs (under the caller's lock).
+    async fn change(&self, current: &mut ConnectionState, state: ConnectionState) {
+        if *current != state {
+            *current = state.clone();
+            if self.ui.send(UiEvent::Connection { state }).await.is_err() {
+                tracing::debug!("UI receiver gone; event dropped");
+            }
+        }
     }
 }
 
@@ -76,6 +79,16 @@ pub(crate) async fn check_session(
     connection.observe(learned(&outcome, now), now).await;
 }
 
+/// The state for an error of the reconnect-needed class: nobody signed in (never, or
+/// disconnected), or a session that ended and needs a new sign-in.
+pub(crate) fn signed_out(error: &salesforce::Error) -> ConnectionState {
+    if matches!(error, salesforce::Error::NotSignedIn) {
+        ConnectionState::NotSignedIn
+    } else {
+        ConnectionState::ReconnectNeeded
+    }
+}
+
 /// What a request's outcome says about the connection: a success means connected; no session
 /// (never signed in, or disconnected) and an ended session each have their state; an outage,
 /// a network failure or a timeout means offline; the API limit means no requests until the
@@ -88,11 +101,8 @@ pub(crate) fn learned<T>(
         Ok(_) => return Some(ConnectionState::Connected),
         Err(e) => e,
     };
-    if matches!(error, salesforce::Error::NotSignedIn) {
-        return Some(ConnectionState::NotSignedIn);
-    }
     match error.classify() {
-        ErrorClass::ReconnectNeeded => Some(ConnectionState::ReconnectNeeded),
+        ErrorClass::ReconnectNeeded => Some(signed_out(error)),
         ErrorClass::Retryable { after } => match error.api_code() {
             Some("REQUEST_LIMIT_EXCEEDED") => {
                 let wait = after.unwrap_or_default();

@@ -212,12 +212,8 @@ impl Flusher {
         match error.classify() {
             ErrorClass::ReconnectNeeded => {
                 self.hold = Some(Hold::Reconnect);
-                let state = if matches!(error, salesforce::Error::NotSignedIn) {
-                    ConnectionState::NotSignedIn
-                } else {
-                    ConnectionState::ReconnectNeeded
-                };
-                self.set_connection(state).await;
+                self.set_connection(crate::connection::signed_out(error))
+                    .await;
             }
             ErrorClass::Retryable { after } => {
                 let wait = match first {

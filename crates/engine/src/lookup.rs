@@ -213,22 +213,22 @@ pub(crate) async fn lookup(
         Err(e) => tracing::warn!(error = %e, "match cache unreadable; searching"),
     }
     let terms = cti::search_terms(caller);
-    let searched = tokio::time::timeout(timeout, client.search_phone(&terms)).await;
+    let searched = tokio::time::timeout(timeout, client.search_phone(&terms))
+        .await
+        .map_err(|_| format!("Salesforce did not answer within {timeout:?}"));
     // What the search says about the connection reaches the status line too.
     let learned = match &searched {
-        Err(_) => Some(ConnectionState::Offline {
-            reason: format!("Salesforce did not answer within {timeout:?}"),
+        Err(reason) => Some(ConnectionState::Offline {
+            reason: reason.clone(),
         }),
         Ok(outcome) => crate::connection::learned(outcome, now),
     };
     connection.observe(learned, now).await;
     let found = match searched {
-        Err(_) => {
+        Err(reason) => {
             return Lookup {
                 matches: Vec::new(),
-                status: LookupStatus::Failed {
-                    reason: format!("Salesforce did not answer within {timeout:?}"),
-                },
+                status: LookupStatus::Failed { reason },
             }
         }
         Ok(Err(e)) => {
