@@ -180,6 +180,12 @@ fn sip_config(
         app_api::Transport::Tls => sip::Transport::Tls,
     };
     config.tls_ca_file = tls_ca_file(account).map(std::path::PathBuf::from);
+    // Checked when saved; a stored value that no longer parses (edited by hand) leaves the
+    // system's resolver in charge rather than stopping the phone.
+    config.dns_server = dns_server(account).unwrap_or_else(|given| {
+        tracing::warn!(%given, "stored DNS server is not an IP address; using the system's");
+        None
+    });
     config.busy_policy = match account.busy_policy {
         app_api::BusyPolicy::RingWaiting => sip::BusyPolicy::RingWaiting,
         app_api::BusyPolicy::Reject486 => sip::BusyPolicy::Reject486,
@@ -203,6 +209,27 @@ pub fn tls_ca_file(account: &SipAccount) -> Option<&str> {
         .as_deref()
         .map(str::trim)
         .filter(|f| account.transport == app_api::Transport::Tls && !f.is_empty())
+}
+
+/// The account's DNS server: `10.0.0.2` (port 53), `10.0.0.2:5353`, `2001:db8::53` or
+/// `[2001:db8::53]:5353`; none when the field is empty. A name is refused (it would need a
+/// DNS server to be found); the error is what was given.
+pub fn dns_server(account: &SipAccount) -> Result<Option<SocketAddr>, String> {
+    let Some(given) = account
+        .dns_server
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(None);
+    };
+    if let Ok(addr) = given.parse::<SocketAddr>() {
+        return Ok(Some(addr));
+    }
+    given
+        .parse::<IpAddr>()
+        .map(|ip| Some(SocketAddr::new(ip, 53)))
+        .map_err(|_| given.to_owned())
 }
 
 /// The call audio for the agent's choice: the chosen microphone and speaker while connected,
@@ -261,6 +288,7 @@ pub async fn start(args: &Args) -> anyhow::Result<(Backend, mpsc::Receiver<UiEve
             registrar: None,
             transport: app_api::Transport::Udp,
             tls_ca_file: None,
+            dns_server: None,
             busy_policy: app_api::BusyPolicy::RingWaiting,
             has_password: false,
         },
@@ -489,8 +517,16 @@ mod tests {
             registrar: None,
             transport,
             tls_ca_file: file.map(str::to_owned),
+            dns_server: None,
             busy_policy: app_api::BusyPolicy::RingWaiting,
             has_password: false,
+        }
+    }
+
+    fn with_dns(given: &str) -> SipAccount {
+        SipAccount {
+            dns_server: Some(given.to_owned()),
+            ..account(app_api::Transport::Udp, None)
         }
     }
 
@@ -511,5 +547,70 @@ mod tests {
             None,
             "a file left from TLS is not read for UDP (nor checked when saving)"
         );
+    }
+
+    #[test]
+    fn the_dns_server_is_an_ip_address_with_port_53_unless_one_is_given() {
+        let addr = |s: &str| Some(s.parse::<SocketAddr>().expect("test address"));
+        assert_eq!(
+            dns_server(&with_dns(" 10.0.0.2 ")),
+            Ok(addr("10.0.0.2:53")),
+            "IPv4, port 53"
+        );
+        assert_eq!(
+            dns_server(&with_dns("10.0.0.2:5353")),
+            Ok(addr("10.0.0.2:5353")),
+            "a port"
+        );
+        assert_eq!(
+            dns_server(&with_dns("2001:db8::53")),
+            Ok(addr("[2001:db8::53]:53")),
+            "IPv6"
+        );
+        assert_eq!(
+            dns_server(&with_dns("[2001:db8::53]:5353")),
+            Ok(addr("[2001:db8::53]:5353")),
+            "IPv6 with a port"
+        );
+        assert_eq!(
+            dns_server(&with_dns("   ")),
+            Ok(None),
+            "blank: the system's resolver"
+        );
+        assert_eq!(
+            dns_server(&account(app_api::Transport::Udp, None)),
+            Ok(None),
+            "none"
+        );
+        for bad in [
+            "dns.example.com",
+            "10.0.0.2:dns",
+            "10.0.0.256",
+            "10.0.0.2:70000",
+        ] {
+            assert_eq!(
+                dns_server(&with_dns(bad)),
+                Err(bad.to_owned()),
+                "{bad} is refused"
+            );
+        }
+    }
+
+    #[test]
+    fn the_agent_asks_the_accounts_dns_server_and_a_bad_stored_one_falls_back() {
+        let mut account = with_dns("10.0.0.2:5353");
+        account.registrar = Some("pbx.example.com".into());
+        let (config, _) = sip_config(None, None, &account, None);
+        assert_eq!(
+            config.dns_server,
+            Some("10.0.0.2:5353".parse().expect("addr"))
+        );
+        account.dns_server = Some("not-an-ip".into());
+        let (config, register) = sip_config(None, None, &account, None);
+        assert_eq!(
+            config.dns_server, None,
+            "the system's resolver, not a failed start"
+        );
+        assert!(register, "the phone still registers");
     }
 }

@@ -420,6 +420,7 @@ async fn save_sip_account(
             detail: e.to_string(),
         })?;
     }
+    backend::dns_server(&account).map_err(|given| Failure::BadDnsServer { given })?;
     let previous = lock(&shell.backend.sip_account).clone();
     account.has_password =
         previous.has_password && previous.user == account.user && previous.domain == account.domain;

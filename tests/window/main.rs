@@ -430,6 +430,16 @@ async fn settings_survive_a_restart_and_the_password_stays_out_of_sqlite() -> an
         .await?
         .send_keys(&password)
         .await?;
+    // A DNS server given by name is refused, in French, with what was typed; nothing is saved.
+    let dns_field = app.find("#sip-dns-server").await?;
+    dns_field.send_keys("dns.corp").await?;
+    app.click("#sip-save").await?;
+    app.text_until("#sip-error", "the DNS server refused, in French", |t| {
+        t.contains("Le serveur DNS « dns.corp » n’est pas une adresse IP")
+    })
+    .await?;
+    dns_field.clear().await?;
+    dns_field.send_keys("10.0.0.2:5353").await?;
     app.click("#sip-save").await?;
     app.find("#sip-info").await?;
     let placeholder = app.find("#sip-password").await?.attr("placeholder").await?;
@@ -503,6 +513,12 @@ async fn settings_survive_a_restart_and_the_password_stays_out_of_sqlite() -> an
         saved_domain.as_deref(),
         Some("pbx.example.com"),
         "the SIP domain is kept"
+    );
+    let saved_dns = app.find("#sip-dns-server").await?.prop("value").await?;
+    assert_eq!(
+        saved_dns.as_deref(),
+        Some("10.0.0.2:5353"),
+        "the DNS server is kept"
     );
     app.screenshot("settings-after-restart-fr").await?;
     app.close().await?;

@@ -170,6 +170,7 @@ export function fakeBridge(overrides: Partial<Bridge> = {}): Fake {
       registrar: null,
       transport: "udp" as const,
       tls_ca_file: null,
+      dns_server: null,
       busy_policy: "ring_waiting" as const,
       has_password: true,
     })),

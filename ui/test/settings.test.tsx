@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { setBridge } from "../src/bridge";
 import { failureText } from "../src/bridge";
 import type { DialError, Failure } from "../src/contract";
@@ -78,7 +78,7 @@ describe("Salesforce settings", () => {
       sms_history_unreadable: true, empty_message: true, bad_region: true, bad_internal_numbers: true,
       layout_not_saved: true, layout_not_imported: true, bad_login_server: true,
       sign_in_failed: true, engine_stopped: true, disconnect_failed: true, keychain_failed: true,
-      sip_account_incomplete: true, bad_ca_file: true, sip_restart_failed: true, no_speaker: true, no_microphone: true,
+      sip_account_incomplete: true, bad_ca_file: true, bad_dns_server: true, sip_restart_failed: true, no_speaker: true, no_microphone: true,
       tone_failed: true, mic_failed: true, shortcut: true, not_signed_in: true, session_ended: true,
       user_unknown: true, rest_unreachable: true,
     };
@@ -129,6 +129,30 @@ describe("SIP account", () => {
     );
     await change("#sip-transport", "udp");
     expect(document.querySelector("#sip-tls-ca-file"), "the field goes with TLS").toBeNull();
+  });
+});
+
+describe("SIP account's DNS server", () => {
+  it("is optional, saved as typed, and a refusal is named in the agent's language", async () => {
+    await mount(<SettingsView micLevel={0} onSaved={() => undefined} />);
+    expect(text("#sip-dns-server-help"), "empty means the computer's resolver").toContain("Leave empty");
+    await click("#sip-save");
+    expect(fake.bridge.saveSipAccount, "no server by default").toHaveBeenLastCalledWith(
+      expect.objectContaining({ dns_server: null }),
+      null,
+    );
+    await type("#sip-dns-server", "10.0.0.2:5353");
+    await click("#sip-save");
+    expect(fake.bridge.saveSipAccount, "the server is saved").toHaveBeenLastCalledWith(
+      expect.objectContaining({ dns_server: "10.0.0.2:5353" }),
+      null,
+    );
+    vi.mocked(fake.bridge.saveSipAccount).mockRejectedValueOnce({ kind: "bad_dns_server", given: "dns.corp" });
+    await type("#sip-dns-server", "dns.corp");
+    await click("#sip-save");
+    expect(text("#sip-error"), "the shell's refusal, with what was typed").toContain(
+      "The DNS server “dns.corp” is not an IP address",
+    );
   });
 });
 

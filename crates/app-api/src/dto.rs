@@ -338,6 +338,11 @@ pub struct SipAccount {
     /// CA); none: the system's only. Absent from accounts saved before TLS.
     #[serde(default)]
     pub tls_ca_file: Option<String>,
+    /// The DNS server the PBX's name is looked up at (an IP address, with a port when not 53),
+    /// for a PBX known only to a DNS server the system does not ask; none: the system's
+    /// resolver. Absent from accounts saved before it existed.
+    #[serde(default)]
+    pub dns_server: Option<String>,
     /// Busy handling.
     pub busy_policy: BusyPolicy,
     /// True when a password is stored in the keychain.
@@ -424,6 +429,7 @@ mod tests {
             account.tls_ca_file, None,
             "no CA file: the system's CAs only"
         );
+        assert_eq!(account.dns_server, None, "no DNS server: the system's");
     }
 
     #[test]

@@ -103,6 +103,12 @@ pub enum Failure {
         /// The file and what is wrong with it.
         detail: String,
     },
+    /// The DNS server of a SIP account is not an IP address (with an optional port).
+    #[error("The DNS server “{given}” is not an IP address (such as 10.0.0.2 or 10.0.0.2:5353).")]
+    BadDnsServer {
+        /// What the agent typed.
+        given: String,
+    },
     /// The SIP agent could not restart on the saved account (the previous one runs again).
     #[error("The SIP account was saved but could not start (the previous one is back): {detail}.")]
     SipRestartFailed {

@@ -57,7 +57,11 @@ detail: string, } | { "kind": "sip_account_incomplete" } | { "kind": "bad_ca_fil
 /**
  * The file and what is wrong with it.
  */
-detail: string, } | { "kind": "sip_restart_failed", 
+detail: string, } | { "kind": "bad_dns_server", 
+/**
+ * What the agent typed.
+ */
+given: string, } | { "kind": "sip_restart_failed", 
 /**
  * Why.
  */

@@ -28,6 +28,12 @@ transport: Transport,
  */
 tls_ca_file: string | null, 
 /**
+ * The DNS server the PBX's name is looked up at (an IP address, with a port when not 53),
+ * for a PBX known only to a DNS server the system does not ask; none: the system's
+ * resolver. Absent from accounts saved before it existed.
+ */
+dns_server: string | null, 
+/**
  * Busy handling.
  */
 busy_policy: BusyPolicy, 

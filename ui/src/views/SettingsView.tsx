@@ -228,6 +228,23 @@ function SipSection() {
             </p>
           </>
         ) : null}
+        <label for="sip-dns-server">{t("sipacc.dns_server")}</label>
+        <input
+          id="sip-dns-server"
+          data-testid="sip-dns-server"
+          type="text"
+          autoComplete="off"
+          spellcheck={false}
+          aria-describedby="sip-dns-server-help"
+          value={account.dns_server ?? ""}
+          onInput={(e) => {
+            const v = (e.currentTarget as HTMLInputElement).value;
+            set({ dns_server: v.trim() === "" ? null : v });
+          }}
+        />
+        <p id="sip-dns-server-help" class="muted">
+          {t("sipacc.dns_server_help")}
+        </p>
         <label for="sip-busy-policy">{t("sipacc.busy_policy")}</label>
         <select id="sip-busy-policy" data-testid="sip-busy-policy" value={account.busy_policy} onChange={(e) => set({ busy_policy: (e.currentTarget as HTMLSelectElement).value as BusyPolicy })}>
           <option value="ring_waiting">{t("sipacc.ring_waiting")}</option>
