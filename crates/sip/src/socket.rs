@@ -13,8 +13,9 @@
 //! leaves receiving, sending and response routing to the application: we would have rewritten
 //! its UDP transport to answer one kind of request.
 //!
-//! Over TCP there is no such seam: the stack accepts connections and reads them with its own
-//! concrete `TcpStream` types, and an unparsable message ends that connection (see README).
+//! Over TCP the stack reads connections with its own concrete `TcpStream` types and no such
+//! seam; there the channel transport is worth it, and `stream.rs` uses it (the 501 comes from
+//! [`not_implemented`] all the same).
 
 use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};

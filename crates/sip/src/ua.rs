@@ -22,7 +22,6 @@ use rsipstack::transaction::transaction::Transaction;
 use rsipstack::transaction::{make_tag, TransactionReceiver};
 use rsipstack::transport::connection::KEEPALIVE_REQUEST;
 use rsipstack::transport::stream::StreamConnection;
-use rsipstack::transport::tcp_listener::TcpListenerConnection;
 use rsipstack::transport::udp::UdpConnection;
 use rsipstack::transport::{SipAddr, SipConnection, TransportLayer};
 use rsipstack::EndpointBuilder;
@@ -467,6 +466,8 @@ struct Inner {
     registration: Mutex<Option<(CancellationToken, tokio::task::JoinHandle<()>)>>,
     /// The stack's resolver of SIP domains (the same one, sharing its cache).
     resolver: crate::dns::Resolver,
+    /// Our SIP-over-TCP connections (`stream.rs`).
+    tcp: crate::stream::Tcp,
 }
 
 /// A running SIP user agent. Dropping it stops everything.
@@ -543,14 +544,14 @@ impl UserAgent {
                     message: e.to_string(),
                 })?;
         transport.add_transport(udp.into());
-        // RFC 3261 §18: a UA takes both UDP and TCP; TCP listens on the UDP port.
-        let tcp = TcpListenerConnection::new(local_addr, None)
+        // RFC 3261 §18: a UA takes both UDP and TCP; TCP listens on the UDP port, served by our
+        // own connections (`stream.rs`: a message the stack cannot parse does not close them).
+        let tcp_listener = tokio::net::TcpListener::bind(local_addr)
             .await
-            .map_err(|e| Error::Socket {
+            .map_err(|source| Error::Socket {
                 addr: local_addr,
-                source: std::io::Error::other(e.to_string()),
+                source,
             })?;
-        transport.add_transport(tcp.into());
         // The CA certificates TLS connections are verified against, read at the first TLS
         // target (`Inner::connect`): an account that never uses TLS does not pay for them, and an
         // unusable CA file is the reason its registration fails, not a failed start.
@@ -564,6 +565,12 @@ impl UserAgent {
             .incoming_transactions()
             .map_err(stack("opening the incoming transaction queue"))?;
         let endpoint_inner = endpoint.inner.clone();
+        let tcp = crate::stream::Tcp::start(
+            tcp_listener,
+            endpoint_inner.clone(),
+            local_addr,
+            cancel.child_token(),
+        );
         let dialogs = Arc::new(DialogLayer::new(endpoint_inner.clone()));
         let (state_sender, state_receiver) = dialogs.new_dialog_state_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
@@ -580,6 +587,7 @@ impl UserAgent {
             seq: std::sync::atomic::AtomicU32::new(1),
             tls_trust,
             resolver,
+            tcp,
             registration: Mutex::new(None),
         });
         let serve_cancel = cancel.clone();
@@ -985,19 +993,24 @@ impl UserAgent {
             .await
             .map_err(|reason| Error::Connection { reason })?;
         let endpoint = &inner.endpoint;
-        // The Via names the transport the MESSAGE goes over: our TCP listener, or over TLS the
-        // connection it goes out on.
+        // The Via names the transport the MESSAGE goes over: our TCP listener (on our
+        // connection, opened now), or over TLS the connection it goes out on.
         let via_addr = match target.transport() {
             Some(rsipstack::sip::Transport::Tls) => inner
                 .connect(&target)
                 .await
                 .map_err(|f| Error::Connection { reason: f.reason })?
                 .map(|c| c.get_addr().clone()),
-            Some(rsipstack::sip::Transport::Tcp) => endpoint
-                .transport_layer
-                .get_listen_addrs()
-                .into_iter()
-                .find(|a| a.r#type == Some(rsipstack::sip::Transport::Tcp)),
+            Some(rsipstack::sip::Transport::Tcp) => {
+                inner
+                    .connect(&target)
+                    .await
+                    .map_err(|f| Error::Connection { reason: f.reason })?;
+                Some(SipAddr {
+                    r#type: Some(rsipstack::sip::Transport::Tcp),
+                    addr: inner.local_addr.into(),
+                })
+            }
             _ => None,
         };
         let via = endpoint
@@ -1102,14 +1115,14 @@ async fn place_call(
         .map_err(|reason| Error::Connection { reason })?;
     // Over TLS our Contact names the connection the INVITE goes out on: open it first (the
     // stack then sends on it), which also tells an untrusted certificate apart from a refusal.
-    let flow = if target.transport() == Some(&rsipstack::sip::Transport::Tls) {
-        let connection = inner
-            .connect(&target)
-            .await
-            .map_err(|f| Error::Connection { reason: f.reason })?;
-        connection.map(|c| c.get_addr().clone())
-    } else {
-        None
+    // Over TCP too, so that the INVITE goes out on a connection of ours (`stream.rs`).
+    let connection = inner
+        .connect(&target)
+        .await
+        .map_err(|f| Error::Connection { reason: f.reason })?;
+    let flow = match target.transport() {
+        Some(rsipstack::sip::Transport::Tls) => connection.map(|c| c.get_addr().clone()),
+        _ => None,
     };
     let contact = inner.contact(
         flow.as_ref(),
@@ -1292,7 +1305,7 @@ impl Inner {
         let addr = SipAddr::try_from(target)
             .map_err(|e| Failure::new(FailureKind::Other, e.to_string()))?;
         match addr.r#type {
-            Some(rsipstack::sip::Transport::Tcp) => {}
+            Some(rsipstack::sip::Transport::Tcp) => return self.connect_tcp(&addr).await,
             Some(rsipstack::sip::Transport::Tls) => self
                 .tls_trust
                 .get_or_init(|| {
@@ -1312,6 +1325,43 @@ impl Inner {
                 crate::tls::connect_failure(&e, &addr.addr.to_string()),
             )),
         }
+    }
+
+    /// Our TCP connection to `addr` (opened now when there is none), under the address the
+    /// stack looks it up by: a domain's resolved address, as the stack resolves it.
+    async fn connect_tcp(
+        &self,
+        addr: &SipAddr,
+    ) -> std::result::Result<Option<SipConnection>, Failure> {
+        use rsipstack::transport::transport_layer::DomainResolver as _;
+        let key = match &addr.addr.host {
+            rsipstack::sip::Host::Domain(_) => self
+                .resolver
+                .resolve(addr)
+                .await
+                .map_err(|e| Failure::new(FailureKind::UnknownHost, e.to_string()))?,
+            _ => addr.clone(),
+        };
+        let connected = match key.r#type {
+            Some(rsipstack::sip::Transport::Tcp) => self
+                .tcp
+                .connect(&key)
+                .await
+                .map_err(rsipstack::Error::IoError),
+            // The domain's SRV records chose another transport: the stack's own.
+            _ => self
+                .endpoint
+                .transport_layer
+                .lookup(addr, None)
+                .await
+                .map(|(connection, _)| connection),
+        };
+        connected.map(Some).map_err(|e| {
+            Failure::new(
+                crate::tls::failure_kind(&e),
+                crate::tls::connect_failure(&e, &addr.addr.to_string()),
+            )
+        })
     }
 
     /// Parses a request target, adding our transport's `;transport=` when it names none. A
@@ -1692,6 +1742,9 @@ async fn wait_for_refresh(inner: &Inner, wait: Duration, flow: Option<&SipConnec
             let sent = match flow {
                 SipConnection::Tls(c) => c.send_raw(KEEPALIVE_REQUEST).await,
                 SipConnection::Tcp(c) => c.send_raw(KEEPALIVE_REQUEST).await,
+                SipConnection::Channel(_) => {
+                    inner.tcp.ping(flow).map_err(rsipstack::Error::IoError)
+                }
                 _ => Ok(()),
             };
             if let Err(e) = sent {

@@ -1,4 +1,5 @@
-//! SIP over TCP with sipp `-t t1`: our call out, and a call in on our TCP listener.
+//! SIP over TCP with sipp `-t t1`: our call out, and a call in on our TCP listener; what the stack
+//! cannot parse is answered or dropped and the connection, with its call, goes on.
 
 mod common;
 
@@ -87,4 +88,95 @@ async fn message_goes_over_tcp() {
         .await
         .expect("sipp answers 200 over TCP");
     expect_sipp_success(sipp, "uas_message over TCP").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_method_over_tcp_gets_501_and_the_connection_and_its_call_go_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (ua, mut events) = agent("127.0.0.1", |_| {}).await;
+    let scenario = scenario(dir.path(), "uac_unknown_method.xml", &[]);
+    // One TCP connection for the whole scenario (`-t t1`): FOOBAR out of dialog, then a call
+    // with a FOOBAR inside it, then BYE, all on it.
+    let sipp = start_sipp(
+        &scenario,
+        free_udp_and_tcp_port(),
+        free_media_port(),
+        Some(ua.local_addr()),
+        &["-t", "t1"],
+    );
+    let call_id = wait_for(
+        &mut events,
+        "IncomingCall after the 501 over TCP",
+        |e| match e {
+            Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
+            other => panic!("the unknown-method request must not be reported: {other:?}"),
+        },
+    )
+    .await;
+    ua.answer(&call_id).await.expect("answer over TCP");
+    wait_established(&mut events, &call_id).await;
+    let reason = wait_closed(&mut events, &call_id).await;
+    assert_eq!(
+        reason,
+        CloseReason::RemoteHangup,
+        "the call lasted until sipp's BYE, on the connection that carried the FOOBARs"
+    );
+    expect_sipp_success(
+        sipp,
+        "uac_unknown_method over TCP (501 twice, BYE answered 200)",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_message_over_tcp_is_dropped_and_the_connection_answers_the_next() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (ua, _events) = agent("127.0.0.1", |_| {}).await;
+    let mut peer = tokio::net::TcpStream::connect(ua.local_addr())
+        .await
+        .expect("our TCP listener takes connections");
+    let local = peer.local_addr().expect("local addr");
+    // Not SIP at all, then a keep-alive ping, then an OPTIONS split across two writes.
+    peer.write_all(b"HELLO \x01 WORLD\r\nX: y\r\n\r\n")
+        .await
+        .expect("write");
+    peer.write_all(b"\r\n\r\n").await.expect("write");
+    let options = format!(
+        "OPTIONS sip:agent@{ua} SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bKbroken1\r\nFrom: <sip:probe@{local}>;tag=p1\r\nTo: <sip:agent@{ua}>\r\nCall-ID: broken-then-options\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        ua = ua.local_addr()
+    );
+    let (head, tail) = options.as_bytes().split_at(40);
+    peer.write_all(head).await.expect("write");
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    peer.write_all(tail).await.expect("write");
+    let mut got = Vec::new();
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = peer.read(&mut chunk).await.expect("read");
+            assert!(
+                n > 0,
+                "the connection must stay open: {}",
+                String::from_utf8_lossy(&got)
+            );
+            got.extend_from_slice(&chunk[..n]);
+            if got.windows(4).any(|w| w == b"\r\n\r\n") && got.starts_with(b"\r\nSIP/2.0 ") {
+                break;
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        answered.is_ok(),
+        "no answer on the same connection: {text:?}"
+    );
+    assert!(
+        text.starts_with("\r\nSIP/2.0 200 "),
+        "the ping got its pong, then the OPTIONS its 200, nothing for the garbage: {text:?}"
+    );
+    assert!(
+        text.contains("Call-ID: broken-then-options"),
+        "the 200 answers our OPTIONS: {text:?}"
+    );
 }

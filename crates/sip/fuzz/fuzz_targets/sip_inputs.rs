@@ -1,6 +1,7 @@
 //! One fuzz target over every parser that sees network input: the first byte picks the parser,
 //! the rest is its input. None may panic; an SDP we accept must give an answer that parses back,
-//! a 501 we give to an unknown method must parse as one, and an INFO DTMF digit must round-trip.
+//! a 501 we give to an unknown method must parse as one, an INFO DTMF digit must round-trip, and
+//! a TCP stream frames the same whole or in two reads, losing no byte.
 #![no_main]
 
 use callpop_sip::identity;
@@ -13,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let text = String::from_utf8_lossy(input);
-    match selector % 6 {
+    match selector % 7 {
         // A whole SIP message, as the stack's UDP transport parses it; when our socket answers
         // it with 501 (an unknown method), that answer must parse as a 501.
         0 => {
@@ -88,6 +89,60 @@ fuzz_target!(|data: &[u8]| {
                     Ok(Some(digit)),
                     "our dtmf-relay body for a digit gives that digit"
                 );
+            }
+        }
+        // A SIP-over-TCP byte stream, framed at once and in two reads (cut where the next byte
+        // says): the same frames, nothing lost; a message whose Via we mend still parses.
+        6 => {
+            use callpop_sip::stream::{next_frame, own_via, Frame, MAX_MESSAGE};
+            let frame_all = |reads: &[&[u8]]| {
+                let mut buffer = Vec::new();
+                let mut frames = Vec::new();
+                for read in reads {
+                    buffer.extend_from_slice(read);
+                    loop {
+                        match next_frame(&mut buffer) {
+                            Ok(Some(frame)) => frames.push(frame),
+                            Ok(None) => break,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                Ok((frames, buffer))
+            };
+            let Some((&cut, stream)) = input.split_first() else {
+                return;
+            };
+            let cut = usize::from(cut).min(stream.len());
+            let whole = frame_all(&[stream]);
+            let pieces = frame_all(&[&stream[..cut], &stream[cut..]]);
+            if let (Ok(whole), Ok(pieces)) = (&whole, &pieces) {
+                assert_eq!(whole, pieces, "framing does not depend on how bytes arrive");
+                let mut back = Vec::new();
+                for frame in &whole.0 {
+                    match frame {
+                        Frame::Ping => back.extend_from_slice(b"\r\n\r\n"),
+                        Frame::Pong => back.extend_from_slice(b"\r\n"),
+                        Frame::Message(m) => {
+                            assert!(m.len() <= MAX_MESSAGE, "no frame over the limit");
+                            back.extend_from_slice(m);
+                            if let Ok(message) = rsipstack::sip::SipMessage::try_from(m.as_slice()) {
+                                let peer = "10.0.0.9:5060"
+                                    .parse::<std::net::SocketAddr>()
+                                    .expect("literal address")
+                                    .into();
+                                let local = "10.0.0.2:5070".parse().expect("literal address");
+                                let mended = own_via(message, &peer, local).to_string();
+                                assert!(
+                                    rsipstack::sip::SipMessage::try_from(mended.as_str()).is_ok(),
+                                    "a message we send on must parse: {mended:?}"
+                                );
+                            }
+                        }
+                    }
+                }
+                back.extend_from_slice(&whole.1);
+                assert_eq!(back, stream, "every byte is in a frame or still waiting");
             }
         }
         // One name-addr (From, To, Refer-To).
