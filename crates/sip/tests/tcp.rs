@@ -180,3 +180,80 @@ async fn a_broken_message_over_tcp_is_dropped_and_the_connection_answers_the_nex
         "the 200 answers our OPTIONS: {text:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_register_over_tcp_names_us_in_its_via_and_the_registrar_answers_on_that_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let registrar = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a TCP registrar");
+    let registrar_addr = registrar.local_addr().expect("addr");
+    let (ua, mut events) = agent(&registrar_addr.to_string(), |c| {
+        c.transport = Transport::Tcp
+    })
+    .await;
+    ua.register().expect("start registering");
+    let (mut connection, _) =
+        tokio::time::timeout(std::time::Duration::from_secs(5), registrar.accept())
+            .await
+            .expect("the agent connects")
+            .expect("accept");
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = connection.read(&mut chunk).await.expect("read");
+        assert!(n > 0, "the REGISTER arrives");
+        got.extend_from_slice(&chunk[..n]);
+    }
+    let register = String::from_utf8_lossy(&got).into_owned();
+    let header = |name: &str| {
+        register
+            .split("\r\n")
+            .find(|l| {
+                l.to_ascii_lowercase()
+                    .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+            })
+            .unwrap_or_else(|| panic!("no {name} in {register}"))
+            .splitn(2, ':')
+            .nth(1)
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    let via = header("Via");
+    assert!(register.starts_with("REGISTER "), "{register}");
+    assert!(
+        via.starts_with(&format!("SIP/2.0/TCP {}", ua.local_addr())),
+        "the Via's sent-by is our address, not the registrar's: {via}"
+    );
+    let contact = header("Contact");
+    assert!(
+        contact.to_ascii_lowercase().contains(";transport=tcp"),
+        "calls come back over TCP: {contact}"
+    );
+    let answer = format!(
+        "SIP/2.0 200 OK\r\nVia: {via}\r\nFrom: {}\r\nTo: {};tag=reg1\r\nCall-ID: {}\r\nCSeq: {}\r\nContact: {contact};expires=120\r\nContent-Length: 0\r\n\r\n",
+        header("From"),
+        header("To"),
+        header("Call-ID"),
+        header("CSeq"),
+    );
+    connection
+        .write_all(answer.as_bytes())
+        .await
+        .expect("answer");
+    let expires = wait_for(
+        &mut events,
+        "Registered over our TCP connection",
+        |e| match e {
+            Event::Registered { expires } => Some(*expires),
+            Event::RegistrationFailed { reason, .. } => panic!("registration failed: {reason}"),
+            _ => None,
+        },
+    )
+    .await;
+    assert_eq!(
+        expires, 120,
+        "the registrar's answer on that connection was read"
+    );
+}
