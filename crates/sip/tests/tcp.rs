@@ -213,10 +213,9 @@ async fn a_register_over_tcp_names_us_in_its_via_and_the_registrar_answers_on_th
                 l.to_ascii_lowercase()
                     .starts_with(&format!("{}:", name.to_ascii_lowercase()))
             })
+            .and_then(|l| l.split_once(':'))
             .unwrap_or_else(|| panic!("no {name} in {register}"))
-            .splitn(2, ':')
-            .nth(1)
-            .unwrap_or_default()
+            .1
             .trim()
             .to_owned()
     };
