@@ -5,9 +5,9 @@
 //! Contact names the connection it registered or called on, and the server's certificate is
 //! always verified), and one UDP socket per call for RTP. It takes typed commands (call control,
 //! hold, mute, DTMF (RFC 4733, or SIP INFO with a peer without telephone-event), blind transfer, MESSAGE) and reports typed [`Event`]s; it never
-//! panics on network input: malformed SIP is dropped (over TCP the connection stays up,
-//! [`stream`]), a request with a method the stack does not know gets 501 over UDP ([`socket`])
-//! and TCP ([`stream`]), bad SDP is answered with an error
+//! panics on network input: malformed SIP is dropped (over TCP and TLS the connection stays
+//! up, [`stream`]), a request with a method the stack does not know gets 501 over UDP
+//! ([`socket`]), TCP and TLS ([`stream`]), bad SDP is answered with an error
 //! status, bad RTP is ignored. Display names are carried as data only. Media is G.711
 //! (PCMU/PCMA) over symmetric RTP through a small jitter buffer, from an [`audio::AudioSource`]
 //! to an [`audio::AudioSink`].

@@ -1,24 +1,26 @@
-//! SIP over TCP on connections of our own: a message the stack cannot parse is answered (501 for
-//! an unknown method) or dropped, and the connection stays up.
+//! SIP over TCP and TLS on connections of our own: a message the stack cannot parse is answered
+//! (501 for an unknown method) or dropped, and the connection stays up.
 //!
-//! rsipstack 0.7.14 reads its TCP connections with its own codec, and a message its parser
-//! refuses (a method it does not know, a broken header) is a codec error that closes the whole
-//! connection. Over TCP that costs the registration's flow, and with it the calls the PBX would
+//! rsipstack 0.7.14 reads its TCP and TLS connections with its own codec, and a message its
+//! parser refuses (a method it does not know, a broken header) is a codec error that closes the
+//! whole connection. That costs the registration's flow, and with it the calls the PBX would
 //! send over it, for one request RFC 3261 §8.2.1 says to answer with 501 Not Implemented. The
 //! stack's seam for transports of the application's own is its channel connection
 //! (`transport/channel.rs`, the same seam its WebSocket bridges use): parsed messages go in,
 //! messages to send come out, and the stack's transaction, dialog and flow-affinity logic treat it
-//! as a reliable connection. So this module accepts and dials TCP itself, frames the byte stream
+//! as a reliable connection. So this module accepts and dials TCP, and dials TLS (rustls through
+//! tokio-rustls, verified against the trust `tls.rs` builds), itself, frames the byte stream
 //! ([`next_frame`], sans-IO: Content-Length framing, RFC 3261 §18.3; CRLF keep-alives, RFC 5626
 //! §3.5.1), lets the stack's parser read each message, answers an unknown-method request with
 //! the same 501 as over UDP ([`crate::socket::not_implemented`]), and hands the rest to the stack
-//! through one channel connection per TCP connection.
+//! through one channel connection per TCP or TLS connection.
 //!
-//! Two things the stack does for its own TCP connections are done here instead: the top Via of
+//! Two things the stack does for its own stream connections are done here instead: the top Via of
 //! a request received gets `received`/`rport` (RFC 3581), and a connection silent for the stack's
 //! idle timeout is closed. One thing is mended on the way out: the stack names a channel
 //! connection by its peer's address only, so a REGISTER it builds over one carries the
-//! registrar's address as its Via sent-by; the writer puts ours there (RFC 3261 §18.1.1).
+//! registrar's address as its Via sent-by; the writer puts ours there (RFC 3261 §18.1.1), and
+//! [`Tcp::local_of`] gives the address the Contact names over TLS.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -31,8 +33,7 @@ use rsipstack::transaction::endpoint::EndpointInner;
 use rsipstack::transport::channel::ChannelConnection;
 use rsipstack::transport::connection::{TransportReceiver, TransportSender};
 use rsipstack::transport::{SipAddr, SipConnection, TransportEvent};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -133,7 +134,7 @@ pub(crate) struct Tcp {
 
 struct Shared {
     endpoint: Arc<EndpointInner>,
-    /// Our address, as the Via sent-by of requests the stack addresses wrongly.
+    /// Our listening address: the Via sent-by over TCP of requests the stack addresses wrongly.
     local: SocketAddr,
     /// Live connections by the address the stack looks them up under.
     flows: Mutex<BTreeMap<SipAddr, Flow>>,
@@ -145,6 +146,9 @@ struct Shared {
 #[derive(Clone)]
 struct Flow {
     channel: ChannelConnection,
+    /// The address we advertise on it: our listener over TCP; over TLS (we never listen for
+    /// TLS) the connection's own local address.
+    ours: SipAddr,
     /// Bytes written as they are (pongs, pings, our 501s), in turn with the stack's messages.
     raw: mpsc::UnboundedSender<Vec<u8>>,
 }
@@ -180,7 +184,9 @@ impl Tcp {
             match accepted {
                 Ok((stream, peer)) => {
                     debug!(%peer, "SIP connection accepted over TCP");
-                    if let Err(e) = self.serve(stream, peer, peer_addr(peer)).await {
+                    let key = peer_addr(peer, Transport::Tcp);
+                    let ours = peer_addr(self.shared.local, Transport::Tcp);
+                    if let Err(e) = self.serve(stream, peer, ours, key).await {
                         warn!(%peer, error = %e, "serving a SIP connection failed");
                     }
                 }
@@ -193,21 +199,59 @@ impl Tcp {
         }
     }
 
-    /// The connection to `key` (a resolved address, `;transport=tcp`, as the stack looks it up),
-    /// dialled now when there is none.
-    pub(crate) async fn connect(&self, key: &SipAddr) -> std::io::Result<SipConnection> {
+    /// The connection to `key` (a resolved address with its transport, as the stack looks it
+    /// up), dialled now when there is none: TCP, or TLS when `tls` gives the client config and
+    /// the name the certificate must be for (SNI).
+    pub(crate) async fn connect(
+        &self,
+        key: &SipAddr,
+        tls: Option<(Arc<rustls::ClientConfig>, String)>,
+    ) -> std::io::Result<SipConnection> {
         if let Some(flow) = self.flow(key) {
             return Ok(SipConnection::Channel(flow.channel));
         }
-        let target = key
-            .get_socketaddr()
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        let default_port = if tls.is_some() { 5061 } else { 5060 };
+        let target = match &key.addr.host {
+            rsipstack::sip::Host::IpAddr(ip) => SocketAddr::new(
+                *ip,
+                key.addr.port.as_ref().map_or(default_port, |p| p.value()),
+            ),
+            rsipstack::sip::Host::Domain(d) => {
+                return Err(std::io::Error::other(format!("{d} is not resolved")));
+            }
+        };
         let stream = TcpStream::connect(target).await?;
         let peer = stream.peer_addr()?;
-        debug!(%peer, "SIP connection opened over TCP");
+        let Some((config, name)) = tls else {
+            debug!(%peer, "SIP connection opened over TCP");
+            let ours = peer_addr(self.shared.local, Transport::Tcp);
+            return Ok(SipConnection::Channel(
+                self.serve(stream, peer, ours, key.clone()).await?,
+            ));
+        };
+        let local = stream.local_addr()?;
+        let name = rustls::pki_types::ServerName::try_from(name)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let stream = tokio_rustls::TlsConnector::from(config)
+            .connect(name, stream)
+            .await?;
+        debug!(%peer, "SIP connection opened over TLS");
+        let ours = peer_addr(local, Transport::Tls);
         Ok(SipConnection::Channel(
-            self.serve(stream, peer, key.clone()).await?,
+            self.serve(stream, peer, ours, key.clone()).await?,
         ))
+    }
+
+    /// The address we advertise on `connection` when it is one of ours (over TLS, its local
+    /// address: the one our Contact names).
+    pub(crate) fn local_of(&self, connection: &SipConnection) -> Option<SipAddr> {
+        let SipConnection::Channel(channel) = connection else {
+            return None;
+        };
+        channel
+            .get_remote_addr()
+            .and_then(|key| self.flow(key))
+            .map(|flow| flow.ours)
     }
 
     /// Sends a keep-alive ping on `connection` when it is one of ours.
@@ -233,15 +277,18 @@ impl Tcp {
     }
 
     /// Serves one connection: a reader, a writer, and the channel connection between them and
-    /// the stack, which the stack then knows under `key`.
-    async fn serve(
+    /// the stack, which the stack then knows under `key`; `ours` is what we advertise on it.
+    async fn serve<S>(
         &self,
-        stream: TcpStream,
+        stream: S,
         peer: SocketAddr,
+        ours: SipAddr,
         key: SipAddr,
-    ) -> std::io::Result<ChannelConnection> {
-        let _ = stream.set_nodelay(true);
-        let (read, write) = stream.into_split();
+    ) -> std::io::Result<ChannelConnection>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (read, write) = tokio::io::split(stream);
         let (to_stack, from_us) = mpsc::unbounded_channel();
         let (to_peer, outgoing) = mpsc::unbounded_channel();
         let (raw, raw_out) = mpsc::unbounded_channel();
@@ -256,6 +303,7 @@ impl Tcp {
         .map_err(|e| std::io::Error::other(e.to_string()))?;
         let flow = Flow {
             channel: channel.clone(),
+            ours: ours.clone(),
             raw: raw.clone(),
         };
         self.shared
@@ -263,18 +311,20 @@ impl Tcp {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key.clone(), flow);
+        let transport = key.r#type.unwrap_or(Transport::Tcp);
         tokio::spawn(write_loop(
             write,
             outgoing,
             raw_out,
             key.addr.clone(),
-            self.shared.local,
+            ours.addr,
             token.clone(),
         ));
         let reader = Reader {
             tcp: self.clone(),
             channel: channel.clone(),
             peer,
+            transport,
             to_stack,
             raw,
             token,
@@ -288,11 +338,11 @@ impl Tcp {
     }
 }
 
-/// The address of a connection's peer, as the stack names TCP peers.
-fn peer_addr(peer: SocketAddr) -> SipAddr {
+/// An address with its transport, as the stack names connections' ends.
+fn peer_addr(addr: SocketAddr, transport: Transport) -> SipAddr {
     SipAddr {
-        r#type: Some(Transport::Tcp),
-        addr: peer.into(),
+        r#type: Some(transport),
+        addr: addr.into(),
     }
 }
 
@@ -300,15 +350,16 @@ struct Reader {
     tcp: Tcp,
     channel: ChannelConnection,
     peer: SocketAddr,
+    transport: Transport,
     to_stack: TransportSender,
     raw: mpsc::UnboundedSender<Vec<u8>>,
     token: CancellationToken,
 }
 
 impl Reader {
-    async fn run(self, mut read: OwnedReadHalf, key: SipAddr) {
+    async fn run<R: AsyncRead + Unpin>(self, mut read: R, key: SipAddr) {
         let why = self.read_all(&mut read).await;
-        info!(peer = %self.peer, why, "SIP connection over TCP closed");
+        info!(peer = %self.peer, transport = %self.transport, why, "SIP connection closed");
         {
             let mut flows = self
                 .tcp
@@ -334,7 +385,7 @@ impl Reader {
     }
 
     /// Reads until the connection ends; why it ended.
-    async fn read_all(&self, read: &mut OwnedReadHalf) -> &'static str {
+    async fn read_all<R: AsyncRead + Unpin>(&self, read: &mut R) -> &'static str {
         let idle = self
             .tcp
             .shared
@@ -393,20 +444,20 @@ impl Reader {
             Err(e) => {
                 match crate::socket::not_implemented(bytes, self.peer, &self.tcp.shared.tags) {
                     Some((answer, _)) => {
-                        debug!(peer = %self.peer, "unknown SIP method over TCP: answering 501");
+                        debug!(peer = %self.peer, "unknown SIP method on a stream: answering 501");
                         let _ = self.raw.send(answer);
                     }
                     None => {
                         // Parsed nowhere: no request line to answer, or no headers to answer
                         // with. The connection and its calls go on.
-                        info!(peer = %self.peer, error = %e, "unreadable SIP message over TCP dropped");
+                        info!(peer = %self.peer, error = %e, "unreadable SIP message on a stream dropped");
                         trace!(message = %String::from_utf8_lossy(bytes), "unreadable message");
                     }
                 }
                 return true;
             }
         };
-        let message = match SipConnection::update_msg_received(message, self.peer, Transport::Tcp) {
+        let message = match SipConnection::update_msg_received(message, self.peer, self.transport) {
             Ok(message) => message,
             Err(e) => {
                 info!(peer = %self.peer, error = %e, "SIP request without a usable Via dropped");
@@ -417,7 +468,7 @@ impl Reader {
             .send(TransportEvent::Incoming(
                 message,
                 SipConnection::Channel(self.channel.clone()),
-                peer_addr(self.peer),
+                peer_addr(self.peer, self.transport),
             ))
             .is_ok()
     }
@@ -425,12 +476,12 @@ impl Reader {
 
 /// Writes the stack's messages and our raw bytes, in the order they come, until the connection
 /// ends (`token`) or a write fails.
-async fn write_loop(
-    mut write: OwnedWriteHalf,
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut write: W,
     mut outgoing: TransportReceiver,
     mut raw: mpsc::UnboundedReceiver<Vec<u8>>,
     peer: HostWithPort,
-    local: SocketAddr,
+    local: HostWithPort,
     token: CancellationToken,
 ) {
     loop {
@@ -438,7 +489,7 @@ async fn write_loop(
             _ = token.cancelled() => break,
             event = outgoing.recv() => match event {
                 Some(TransportEvent::Incoming(message, _, _)) => {
-                    own_via(message, &peer, local).to_string().into_bytes()
+                    own_via(message, &peer, &local).to_string().into_bytes()
                 }
                 Some(_) => continue,
                 None => break,
@@ -459,7 +510,7 @@ async fn write_loop(
 
 /// A request whose top Via names the peer (the stack takes a channel connection's only address
 /// for ours) names `local` instead; anything else is sent as the stack made it.
-pub fn own_via(message: SipMessage, peer: &HostWithPort, local: SocketAddr) -> SipMessage {
+pub fn own_via(message: SipMessage, peer: &HostWithPort, local: &HostWithPort) -> SipMessage {
     let SipMessage::Request(mut request) = message else {
         return message;
     };
@@ -467,7 +518,7 @@ pub fn own_via(message: SipMessage, peer: &HostWithPort, local: SocketAddr) -> S
         let mended = via.update_first_value(|value| {
             let mut typed = value.typed()?;
             if typed.uri.host_with_port == *peer {
-                typed.uri.host_with_port = local.into();
+                typed.uri.host_with_port = local.clone();
             }
             Ok(typed.into())
         });
@@ -564,14 +615,14 @@ mod tests {
     #[test]
     fn a_via_naming_the_peer_names_us_and_others_are_kept() {
         let peer: HostWithPort = "10.0.0.9:5060".parse::<SocketAddr>().expect("addr").into();
-        let local: SocketAddr = "10.0.0.2:5070".parse().expect("addr");
+        let local: HostWithPort = "10.0.0.2:5070".parse::<SocketAddr>().expect("addr").into();
         let register = |via: &str| {
             SipMessage::try_from(format!(
                 "REGISTER sip:pbx SIP/2.0\r\nVia: SIP/2.0/TCP {via};branch=z9hG4bK7;rport\r\nVia: SIP/2.0/TCP 10.0.0.9:5060;branch=z9hG4bK8\r\nContent-Length: 0\r\n\r\n"
             ).as_str())
             .expect("a REGISTER")
         };
-        let mended = own_via(register("10.0.0.9:5060"), &peer, local).to_string();
+        let mended = own_via(register("10.0.0.9:5060"), &peer, &local).to_string();
         assert!(
             mended.contains("Via: SIP/2.0/TCP 10.0.0.2:5070;branch=z9hG4bK7;rport\r\n"),
             "the top Via names us, its parameters kept: {mended}"
@@ -580,7 +631,7 @@ mod tests {
             mended.contains("Via: SIP/2.0/TCP 10.0.0.9:5060;branch=z9hG4bK8"),
             "only the top Via is ours to mend: {mended}"
         );
-        let kept = own_via(register("10.0.0.2:5070"), &peer, local).to_string();
+        let kept = own_via(register("10.0.0.2:5070"), &peer, &local).to_string();
         assert_eq!(kept, register("10.0.0.2:5070").to_string(), "already ours");
     }
 }

@@ -8,6 +8,7 @@
 //! "accept any certificate" option.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use base64::Engine;
 use rustls::pki_types::pem::PemObject;
@@ -17,12 +18,14 @@ use tracing::{debug, warn};
 
 use crate::error::{Error, Result};
 
-/// The TLS settings for rsipstack: the system's CA certificates and those of `extra_ca_file`.
-/// A file that cannot be read or holds no usable CA certificate is an error (the account's
-/// setting is wrong); system certificates that do not load are logged and left out.
+/// The trust for SIP over TLS: the system's CA certificates and those of `extra_ca_file`, as
+/// the rustls client config our own TLS connections use (`stream.rs`) and as rsipstack's
+/// settings (for a TLS connection the stack opens itself). A file that cannot be read or holds no
+/// usable CA certificate is an error (the account's setting is wrong); system certificates that
+/// do not load are logged and left out.
 pub(crate) fn client_config(
     extra_ca_file: Option<&Path>,
-) -> Result<rsipstack::transport::TlsConfig> {
+) -> Result<(Arc<rustls::ClientConfig>, rsipstack::transport::TlsConfig)> {
     // One provider for the process (rsipstack's rustls uses the process default); an
     // application that installed one already keeps its own.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -37,14 +40,23 @@ pub(crate) fn client_config(
     if let Some(path) = extra_ca_file {
         anchors.extend(extra_cas(path)?);
     }
+    let mut roots = RootCertStore::empty();
     let mut pem = String::new();
     for cert in &anchors {
         pem.push_str(&to_pem(cert));
+        // Each was checked as a trust anchor above.
+        let _ = roots.add(cert.clone());
     }
-    Ok(rsipstack::transport::TlsConfig {
-        ca_certs: Some(pem.into_bytes()),
-        ..Default::default()
-    })
+    let ours = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok((
+        Arc::new(ours),
+        rsipstack::transport::TlsConfig {
+            ca_certs: Some(pem.into_bytes()),
+            ..Default::default()
+        },
+    ))
 }
 
 /// Reads a PEM file of CA certificates as [`crate::Config::tls_ca_file`] is read: how many CA
@@ -248,7 +260,7 @@ mod tests {
             1,
             "the file holds one CA certificate"
         );
-        let config = client_config(Some(&path)).expect("a valid CA file");
+        let (_, config) = client_config(Some(&path)).expect("a valid CA file");
         let pem = config.ca_certs.expect("trust anchors are always given");
         let parsed = CertificateDer::pem_slice_iter(&pem)
             .collect::<std::result::Result<Vec<_>, _>>()

@@ -461,7 +461,7 @@ struct Inner {
     cancel: CancellationToken,
     seq: std::sync::atomic::AtomicU32,
     /// Whether the TLS trust anchors are given to the stack (or why they could not be).
-    tls_trust: std::sync::OnceLock<std::result::Result<(), String>>,
+    tls_trust: std::sync::OnceLock<std::result::Result<Arc<rustls::ClientConfig>, String>>,
     /// The registration loop while it runs: its stop signal (it then unregisters) and its task.
     registration: Mutex<Option<(CancellationToken, tokio::task::JoinHandle<()>)>>,
     /// The stack's resolver of SIP domains (the same one, sharing its cache).
@@ -1000,7 +1000,7 @@ impl UserAgent {
                 .connect(&target)
                 .await
                 .map_err(|f| Error::Connection { reason: f.reason })?
-                .map(|c| c.get_addr().clone()),
+                .map(|c| inner.flow_addr(&c)),
             Some(rsipstack::sip::Transport::Tcp) => {
                 inner
                     .connect(&target)
@@ -1121,7 +1121,7 @@ async fn place_call(
         .await
         .map_err(|f| Error::Connection { reason: f.reason })?;
     let flow = match target.transport() {
-        Some(rsipstack::sip::Transport::Tls) => connection.map(|c| c.get_addr().clone()),
+        Some(rsipstack::sip::Transport::Tls) => connection.map(|c| inner.flow_addr(&c)),
         _ => None,
     };
     let contact = inner.contact(
@@ -1304,35 +1304,44 @@ impl Inner {
     ) -> std::result::Result<Option<SipConnection>, Failure> {
         let addr = SipAddr::try_from(target)
             .map_err(|e| Failure::new(FailureKind::Other, e.to_string()))?;
-        match addr.r#type {
-            Some(rsipstack::sip::Transport::Tcp) => return self.connect_tcp(&addr).await,
-            Some(rsipstack::sip::Transport::Tls) => self
-                .tls_trust
-                .get_or_init(|| {
-                    let config = crate::tls::client_config(self.config.tls_ca_file.as_deref())
-                        .map_err(|e| e.to_string())?;
-                    self.endpoint.transport_layer.set_tls_config(config);
-                    Ok(())
-                })
-                .clone()
-                .map_err(|reason| Failure::new(FailureKind::CaFile, reason))?,
+        let tls = match addr.r#type {
+            Some(rsipstack::sip::Transport::Tcp) => None,
+            Some(rsipstack::sip::Transport::Tls) => Some(
+                self.tls_trust
+                    .get_or_init(|| {
+                        let (ours, stack) =
+                            crate::tls::client_config(self.config.tls_ca_file.as_deref())
+                                .map_err(|e| e.to_string())?;
+                        // For a TLS connection the stack opens itself (see `stream.rs`).
+                        self.endpoint.transport_layer.set_tls_config(stack);
+                        Ok(ours)
+                    })
+                    .clone()
+                    .map_err(|reason| Failure::new(FailureKind::CaFile, reason))?,
+            ),
             _ => return Ok(None),
-        }
-        match self.endpoint.transport_layer.lookup(&addr, None).await {
-            Ok((connection, _)) => Ok(Some(connection)),
-            Err(e) => Err(Failure::new(
-                crate::tls::failure_kind(&e),
-                crate::tls::connect_failure(&e, &addr.addr.to_string()),
-            )),
-        }
+        };
+        self.connect_stream(&addr, tls).await.map(Some)
     }
 
-    /// Our TCP connection to `addr` (opened now when there is none), under the address the
-    /// stack looks it up by: a domain's resolved address, as the stack resolves it.
-    async fn connect_tcp(
+    /// The address a connection has on our side, as our Contact and Via name it: over one of
+    /// our TLS connections its local address (the stack knows a channel connection by its
+    /// peer's address only); otherwise what the stack says.
+    fn flow_addr(&self, connection: &SipConnection) -> SipAddr {
+        self.tcp
+            .local_of(connection)
+            .unwrap_or_else(|| connection.get_addr().clone())
+    }
+
+    /// Our TCP connection to `addr`, or TLS one when `tls` gives the trust (opened now when there
+    /// is none), under the address the stack looks it up by: a domain's resolved address, as the
+    /// stack resolves it. Over TLS the certificate must be for the name in `addr` (its IP
+    /// address when it names none), sent as SNI.
+    async fn connect_stream(
         &self,
         addr: &SipAddr,
-    ) -> std::result::Result<Option<SipConnection>, Failure> {
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> std::result::Result<SipConnection, Failure> {
         use rsipstack::transport::transport_layer::DomainResolver as _;
         let key = match &addr.addr.host {
             rsipstack::sip::Host::Domain(_) => self
@@ -1342,10 +1351,19 @@ impl Inner {
                 .map_err(|e| Failure::new(FailureKind::UnknownHost, e.to_string()))?,
             _ => addr.clone(),
         };
-        let connected = match key.r#type {
-            Some(rsipstack::sip::Transport::Tcp) => self
+        let name = match &addr.addr.host {
+            rsipstack::sip::Host::Domain(domain) => domain.to_string(),
+            rsipstack::sip::Host::IpAddr(ip) => ip.to_string(),
+        };
+        let connected = match (key.r#type, tls) {
+            (Some(rsipstack::sip::Transport::Tcp), None) => self
                 .tcp
-                .connect(&key)
+                .connect(&key, None)
+                .await
+                .map_err(rsipstack::Error::IoError),
+            (Some(rsipstack::sip::Transport::Tls), Some(config)) => self
+                .tcp
+                .connect(&key, Some((config, name)))
                 .await
                 .map_err(rsipstack::Error::IoError),
             // The domain's SRV records chose another transport: the stack's own.
@@ -1356,7 +1374,7 @@ impl Inner {
                 .await
                 .map(|(connection, _)| connection),
         };
-        connected.map(Some).map_err(|e| {
+        connected.map_err(|e| {
             Failure::new(
                 crate::tls::failure_kind(&e),
                 crate::tls::connect_failure(&e, &addr.addr.to_string()),
@@ -1665,7 +1683,7 @@ async fn register_once(
         // Without a Contact of ours rsipstack registers the connection's address without
         // `;transport=`, and the registrar would send calls over UDP.
         let sips = registrar.scheme == Some(rsipstack::sip::Scheme::Sips);
-        match inner.contact(Some(flow.get_addr()), sips) {
+        match inner.contact(Some(&inner.flow_addr(flow)), sips) {
             Ok(uri) => {
                 registration.contact = Some(rsipstack::sip::typed::Contact {
                     display_name: None,
@@ -1926,7 +1944,7 @@ async fn handle_invite(inner: &Arc<Inner>, mut tx: Transaction) -> Result<()> {
     }
     let rtp = bind_rtp(inner.local_addr.ip()).await?;
     // An INVITE that came over one of our TLS connections is answered with a Contact naming it.
-    let flow = tx.connection.as_ref().map(|c| c.get_addr().clone());
+    let flow = tx.connection.as_ref().map(|c| inner.flow_addr(c));
     let contact = inner.contact(
         flow.as_ref(),
         request.uri.scheme == Some(rsipstack::sip::Scheme::Sips),

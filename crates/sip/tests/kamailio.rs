@@ -427,6 +427,41 @@ async fn register_over_tls_then_receive_a_call_relayed_over_that_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_methods_relayed_over_our_tls_connection_get_501_and_it_carries_the_call_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (port, tls_port, _listener, ca_file, mut proxy) = kamailio_with_tls(dir.path()).await;
+    let (ua, mut events) = tls_agent(tls_port, Some(ca_file)).await;
+    ua.register().expect("registration starts");
+    wait_for(&mut events, "Registered over TLS", |e| match e {
+        Event::Registered { .. } => Some(()),
+        Event::RegistrationFailed { reason, .. } => panic!(
+            "registration over TLS failed: {reason}; kamailio's log:\n{}",
+            kamailio_log(dir.path())
+        ),
+        _ => None,
+    })
+    .await;
+    // kamailio relays sipp's FOOBAR (out of the dialog, then inside it) over the TLS connection
+    // we registered on: each gets our 501 and the connection, with the call, stays up.
+    let sipp = sipp_calls_through(dir.path(), port, "uac_unknown_method_via_proxy.xml");
+    let (call_id, _) = answer_relayed_call(&ua, &mut events, "IncomingCall over TLS").await;
+    let reason = wait_closed(&mut events, &call_id).await;
+    assert_eq!(
+        reason,
+        CloseReason::RemoteHangup,
+        "sipp's BYE came over the connection that carried the FOOBARs"
+    );
+    expect_sipp_success(
+        sipp,
+        "uac_unknown_method_via_proxy (501 twice over TLS, BYE answered 200)",
+    )
+    .await;
+    // We listen on no TLS port: had the first FOOBAR closed our connection, kamailio could not
+    // have relayed the INVITE before we registered again, nor the BYE on the old dialog's flow.
+    proxy.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_registration_with_an_untrusted_certificate_fails_saying_why_and_no_call_reaches_us() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (port, tls_port, _listener, _ca_file, mut proxy) = kamailio_with_tls(dir.path()).await;

@@ -131,8 +131,11 @@ fuzz_target!(|data: &[u8]| {
                                     .parse::<std::net::SocketAddr>()
                                     .expect("literal address")
                                     .into();
-                                let local = "10.0.0.2:5070".parse().expect("literal address");
-                                let mended = own_via(message, &peer, local).to_string();
+                                let local = "10.0.0.2:5070"
+                                    .parse::<std::net::SocketAddr>()
+                                    .expect("literal address")
+                                    .into();
+                                let mended = own_via(message, &peer, &local).to_string();
                                 assert!(
                                     rsipstack::sip::SipMessage::try_from(mended.as_str()).is_ok(),
                                     "a message we send on must parse: {mended:?}"
