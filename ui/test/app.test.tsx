@@ -43,6 +43,20 @@ describe("panel", () => {
     expect(text("#sip-status"), "in the agent's language, the technical words kept").toBe(
       "電話: PBX のアドレスが DNS に見つかりません（nowhere.example not found in DNS (no record)）",
     );
+    fake.emit.sip({
+      state: "failed",
+      reason: "TLS to 127.0.0.1:5061: its certificate is not signed by a trusted CA",
+      kind: "certificate_untrusted",
+      local_addr: null,
+    });
+    await settle();
+    expect(text("#sip-status"), "which certificate problem it is, and what to do, in Japanese").toContain(
+      "電話: PBX の証明書は信頼できる認証局の署名がありません（プライベート CA の場合は設定で CA 証明書ファイルを指定してください）",
+    );
+    setLanguage("ko");
+    fake.emit.sip({ state: "failed", reason: "TLS to 127.0.0.1:5061: its certificate has expired", kind: "certificate_expired", local_addr: null });
+    await settle();
+    expect(text("#sip-status"), "an expired certificate, in Korean").toContain("PBX 인증서가 만료되었습니다");
     setLanguage("en");
     fake.emit.sip({ state: "failed", reason: "403 Forbidden", kind: "credentials", local_addr: null });
     await settle();

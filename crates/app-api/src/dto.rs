@@ -45,8 +45,16 @@ pub enum SipFailure {
     UnknownHost,
     /// No connection, or the registrar never answered.
     Unreachable,
-    /// The PBX's TLS certificate was not accepted, or the handshake failed.
+    /// The TLS handshake failed, or the PBX's certificate was refused for another reason.
     Certificate,
+    /// The PBX's certificate is not signed by a trusted CA.
+    CertificateUntrusted,
+    /// The PBX's certificate is not issued for its name or address.
+    CertificateName,
+    /// The PBX's certificate has expired.
+    CertificateExpired,
+    /// The PBX's certificate is not valid yet.
+    CertificateNotYetValid,
     /// The account's CA certificate file cannot be used.
     CaFile,
     /// The registrar refused the user name or password.

@@ -137,19 +137,33 @@ pub(crate) fn connect_failure(error: &rsipstack::Error, target: &str) -> String 
     format!("TLS to {target}: {why}")
 }
 
-/// The kind of a failed connection: a TLS error is about the certificate or the handshake,
-/// anything else (refused, unreachable, reset) means the registrar could not be reached.
+/// The kind of a failed connection: a TLS error is about the certificate (untrusted, misnamed,
+/// expired, not valid yet, as [`connect_failure`] words them) or the handshake; anything else
+/// (refused, unreachable, reset) means the registrar could not be reached.
 pub(crate) fn failure_kind(error: &rsipstack::Error) -> crate::FailureKind {
+    use crate::FailureKind as K;
     let tls = match error {
         rsipstack::Error::IoError(io) => io
             .get_ref()
-            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some()),
-        _ => false,
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        _ => None,
     };
-    if tls {
-        crate::FailureKind::Certificate
-    } else {
-        crate::FailureKind::Unreachable
+    match tls {
+        None => K::Unreachable,
+        Some(rustls::Error::InvalidCertificate(e)) => match e {
+            CertificateError::UnknownIssuer => K::CertificateUntrusted,
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                K::CertificateName
+            }
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                K::CertificateExpired
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                K::CertificateNotYetValid
+            }
+            _ => K::Certificate,
+        },
+        Some(_) => K::Certificate,
     }
 }
 
@@ -174,17 +188,30 @@ mod tests {
             (
                 CertificateError::UnknownIssuer,
                 "TLS to pbx.example:5061: its certificate is not signed by a trusted CA",
+                crate::FailureKind::CertificateUntrusted,
             ),
             (
                 CertificateError::NotValidForName,
                 "TLS to pbx.example:5061: its certificate is not issued for pbx.example",
+                crate::FailureKind::CertificateName,
             ),
             (
                 CertificateError::Expired,
                 "TLS to pbx.example:5061: its certificate has expired",
+                crate::FailureKind::CertificateExpired,
+            ),
+            (
+                CertificateError::NotValidYet,
+                "TLS to pbx.example:5061: its certificate is not valid yet",
+                crate::FailureKind::CertificateNotYetValid,
+            ),
+            (
+                CertificateError::BadSignature,
+                "TLS to pbx.example:5061: its certificate is refused",
+                crate::FailureKind::Certificate,
             ),
         ];
-        for (error, expected) in cases {
+        for (error, expected, kind) in cases {
             let reason = connect_failure(
                 &io_error(rustls::Error::InvalidCertificate(error.clone())),
                 "pbx.example:5061",
@@ -195,8 +222,8 @@ mod tests {
             );
             assert_eq!(
                 failure_kind(&io_error(rustls::Error::InvalidCertificate(error.clone()))),
-                crate::FailureKind::Certificate,
-                "{error:?} is a certificate failure"
+                kind,
+                "{error:?} is that certificate failure"
             );
         }
     }

@@ -220,9 +220,17 @@ pub enum FailureKind {
     UnknownHost,
     /// No connection could be made, or the registrar never answered (408).
     Unreachable,
-    /// The TLS connection failed over the PBX's certificate (untrusted, misnamed, expired) or
-    /// the handshake.
+    /// The TLS handshake failed, or the PBX's certificate was refused for a reason the kinds
+    /// below do not name.
     Certificate,
+    /// The PBX's certificate is not signed by a CA we trust (a private CA needs the CA file).
+    CertificateUntrusted,
+    /// The PBX's certificate is not issued for the name or address we connected to.
+    CertificateName,
+    /// The PBX's certificate has expired.
+    CertificateExpired,
+    /// The PBX's certificate is not valid yet (often this computer's clock).
+    CertificateNotYetValid,
     /// The account's CA certificate file cannot be read or holds no certificate.
     CaFile,
     /// The registrar refused the user name or password (401, 407 after our answer, 403).

@@ -474,7 +474,7 @@ async fn tls_registration_with_an_untrusted_certificate_fails_saying_why_and_no_
         _ => None,
     })
     .await;
-    assert_eq!(kind, FailureKind::Certificate, "{reason}");
+    assert_eq!(kind, FailureKind::CertificateUntrusted, "{reason}");
     assert_eq!(
         reason,
         format!(

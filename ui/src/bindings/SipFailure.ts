@@ -3,4 +3,4 @@
 /**
  * What kind of trouble the registration met.
  */
-export type SipFailure = "unknown_host" | "unreachable" | "certificate" | "ca_file" | "credentials" | "unknown_user" | "server_error" | "other";
+export type SipFailure = "unknown_host" | "unreachable" | "certificate" | "certificate_untrusted" | "certificate_name" | "certificate_expired" | "certificate_not_yet_valid" | "ca_file" | "credentials" | "unknown_user" | "server_error" | "other";
