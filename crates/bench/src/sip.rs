@@ -282,19 +282,7 @@ async fn invite_to_ringing() -> Result<Vec<Line>> {
 // ---- CPU per call ---------------------------------------------------------------------------
 
 fn sipp() -> Result<std::path::PathBuf> {
-    ["/usr/bin", "/usr/local/bin"]
-        .iter()
-        .map(|dir| Path::new(dir).join("sipp"))
-        .find(|path| path.exists())
-        .ok_or_else(|| {
-            anyhow!("sipp is not installed: run `make deps` (Debian package sip-tester)")
-        })
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::UdpSocket::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    test_support::find_sipp().ok_or_else(|| anyhow!(test_support::SIPP_MISSING))
 }
 
 /// utime + stime of this process, in seconds (`/proc/self/stat`, USER_HZ = 100 on Linux).
@@ -332,11 +320,16 @@ fn spawn_sipp(
 ) -> Result<tokio::process::Child> {
     let path = dir.join(name);
     std::fs::write(&path, text)?;
-    let media = (free_port()? & !1).max(20000);
+    let media = (test_support::free_udp_port() & !1).max(20000);
     Ok(tokio::process::Command::new(sipp()?)
         .arg("-sf")
         .arg(&path)
-        .args(["-i", "127.0.0.1", "-p", &free_port()?.to_string()])
+        .args([
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &test_support::free_udp_port().to_string(),
+        ])
         .args(["-mi", "127.0.0.1", "-mp", &media.to_string()])
         .args(["-nostdin", "-timeout", "120s", "-s", "2001"])
         .args(extra)

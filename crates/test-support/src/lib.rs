@@ -14,15 +14,20 @@ use tokio::process::{Child, Command};
 /// Generous: the machine has 2 cores and may run other builds.
 pub const WAIT: Duration = Duration::from_secs(30);
 
-/// Path to sipp; fails the test (never skips) when it is missing.
-pub fn sipp() -> PathBuf {
+/// What to do when sipp is missing.
+pub const SIPP_MISSING: &str = "sipp is not installed: run `make deps` (Debian package sip-tester)";
+
+/// Path to sipp, if installed (the benchmarks report its absence as an error).
+pub fn find_sipp() -> Option<PathBuf> {
     ["/usr/bin", "/usr/local/bin"]
         .iter()
         .map(|dir| Path::new(dir).join("sipp"))
         .find(|path| path.exists())
-        .unwrap_or_else(|| {
-            panic!("sipp is not installed: run `make deps` (Debian package sip-tester)")
-        })
+}
+
+/// Path to sipp; fails the test (never skips) when it is missing.
+pub fn sipp() -> PathBuf {
+    find_sipp().unwrap_or_else(|| panic!("{SIPP_MISSING}"))
 }
 
 /// A free UDP port on loopback (bound, read, released).
