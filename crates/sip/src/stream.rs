@@ -489,7 +489,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             _ = token.cancelled() => break,
             event = outgoing.recv() => match event {
                 Some(TransportEvent::Incoming(message, _, _)) => {
-                    own_via(message, &peer, &local).to_string().into_bytes()
+                    own_via(message, &peer, &local).to_bytes()
                 }
                 Some(_) => continue,
                 None => break,

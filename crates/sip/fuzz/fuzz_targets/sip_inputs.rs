@@ -135,9 +135,9 @@ fuzz_target!(|data: &[u8]| {
                                     .parse::<std::net::SocketAddr>()
                                     .expect("literal address")
                                     .into();
-                                let mended = own_via(message, &peer, &local).to_string();
+                                let mended = own_via(message, &peer, &local).to_bytes();
                                 assert!(
-                                    rsipstack::sip::SipMessage::try_from(mended.as_str()).is_ok(),
+                                    rsipstack::sip::SipMessage::try_from(mended.as_slice()).is_ok(),
                                     "a message we send on must parse: {mended:?}"
                                 );
                             }
