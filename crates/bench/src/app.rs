@@ -92,6 +92,8 @@ async fn launch(
     measure_memory: bool,
 ) -> Result<(Duration, f64, f64)> {
     let data = tempfile::tempdir()?;
+    // The app's log, for the error when it does not get ready.
+    let log = tempfile::NamedTempFile::new()?;
     let started = Instant::now();
     let mut child = tokio::process::Command::new(exe)
         .arg("--data-dir")
@@ -102,7 +104,7 @@ async fn launch(
         .env("DISPLAY", display)
         .env_remove("WAYLAND_DISPLAY")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log.reopen()?)
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("starting {} (make bench builds it)", exe.display()))?;
@@ -117,7 +119,16 @@ async fn launch(
         bail!("the app exited before it was ready")
     })
     .await
-    .context("the app was not ready within 60 s")??;
+    .context("the app was not ready within 60 s")
+    .and_then(|ready| ready)
+    .with_context(|| {
+        let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        format!(
+            "the app's last log lines:\n{}",
+            lines[lines.len().saturating_sub(15)..].join("\n")
+        )
+    })?;
     let (mut rss, mut pss) = (0.0, 0.0);
     if measure_memory {
         tokio::time::sleep(Duration::from_secs(5)).await;

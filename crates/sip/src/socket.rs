@@ -44,6 +44,11 @@ impl SipSocket {
             tags: std::collections::hash_map::RandomState::new(),
         })
     }
+
+    /// The address it is bound to.
+    pub(crate) fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
 }
 
 #[async_trait::async_trait]

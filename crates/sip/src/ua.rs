@@ -518,6 +518,39 @@ fn parse_uri(text: &str) -> Result<rsipstack::sip::Uri> {
     })
 }
 
+/// Binds the SIP UDP socket and, on the same port, the TCP listener (RFC 3261 §18: a UA takes
+/// both; TCP is served by our own connections, `stream.rs`). With port 0 the port is one free
+/// for both: an ephemeral UDP port can be the local port of some TCP connection, so another is
+/// tried then.
+async fn bind_sip_ports(addr: SocketAddr) -> Result<(SipSocket, tokio::net::TcpListener)> {
+    const TRIES: u32 = 20;
+    let mut attempt = 1;
+    loop {
+        let socket = SipSocket::bind(addr)
+            .await
+            .map_err(|source| Error::Socket { addr, source })?;
+        let bound = socket
+            .local_addr()
+            .map_err(|source| Error::Socket { addr, source })?;
+        let twin = SocketAddr::new(addr.ip(), bound.port());
+        match tokio::net::TcpListener::bind(twin).await {
+            Ok(listener) => return Ok((socket, listener)),
+            Err(e)
+                if addr.port() == 0
+                    && attempt < TRIES
+                    && e.kind() == std::io::ErrorKind::AddrInUse =>
+            {
+                debug!(
+                    port = bound.port(),
+                    "TCP twin of the SIP port taken; trying another"
+                );
+                attempt += 1;
+            }
+            Err(source) => return Err(Error::Socket { addr: twin, source }),
+        }
+    }
+}
+
 impl UserAgent {
     /// Binds the SIP socket and starts the agent; events arrive on the returned receiver.
     #[instrument(skip_all, fields(local = %config.local_addr, user = %config.user))]
@@ -529,13 +562,8 @@ impl UserAgent {
             Box::new(resolver.clone()),
         );
         // Our own socket type, so that requests with a method the stack cannot parse get 501
-        // (see `socket.rs` for why it is done there).
-        let socket = SipSocket::bind(config.local_addr)
-            .await
-            .map_err(|source| Error::Socket {
-                addr: config.local_addr,
-                source,
-            })?;
+        // (see `socket.rs` for why it is done there), and its TCP twin.
+        let (socket, tcp_listener) = bind_sip_ports(config.local_addr).await?;
         let udp = UdpConnection::from_socket(Arc::new(socket), None, Some(cancel.child_token()))
             .await
             .map_err(|e| Error::Socket {
@@ -552,14 +580,6 @@ impl UserAgent {
                     message: e.to_string(),
                 })?;
         transport.add_transport(udp.into());
-        // RFC 3261 §18: a UA takes both UDP and TCP; TCP listens on the UDP port, served by our
-        // own connections (`stream.rs`: a message the stack cannot parse does not close them).
-        let tcp_listener = tokio::net::TcpListener::bind(local_addr)
-            .await
-            .map_err(|source| Error::Socket {
-                addr: local_addr,
-                source,
-            })?;
         // The CA certificates TLS connections are verified against, read at the first TLS
         // target (`Inner::connect`): an account that never uses TLS does not pay for them, and an
         // unusable CA file is the reason its registration fails, not a failed start.
