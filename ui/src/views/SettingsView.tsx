@@ -194,6 +194,28 @@ function SipSection() {
       <input id={id} data-testid={id} type="text" autoComplete="off" value={value} onInput={(e) => on((e.currentTarget as HTMLInputElement).value)} />
     </>
   );
+  // An optional field with its help below: a blank one is none.
+  const optional = (id: string, label: string, help: string, value: string | null, on: (v: string | null) => void) => (
+    <>
+      <label for={id}>{label}</label>
+      <input
+        id={id}
+        data-testid={id}
+        type="text"
+        autoComplete="off"
+        spellcheck={false}
+        aria-describedby={`${id}-help`}
+        value={value ?? ""}
+        onInput={(e) => {
+          const v = (e.currentTarget as HTMLInputElement).value;
+          on(v.trim() === "" ? null : v);
+        }}
+      />
+      <p id={`${id}-help`} class="muted">
+        {help}
+      </p>
+    </>
+  );
   return (
     <section aria-labelledby="sip-title" class="settings-section">
       <h2 id="sip-title">{t("sipacc.title")}</h2>
@@ -207,44 +229,10 @@ function SipSection() {
           <option value="tcp">TCP</option>
           <option value="tls">TLS</option>
         </select>
-        {account.transport === "tls" ? (
-          <>
-            <label for="sip-tls-ca-file">{t("sipacc.tls_ca_file")}</label>
-            <input
-              id="sip-tls-ca-file"
-              data-testid="sip-tls-ca-file"
-              type="text"
-              autoComplete="off"
-              spellcheck={false}
-              aria-describedby="sip-tls-ca-file-help"
-              value={account.tls_ca_file ?? ""}
-              onInput={(e) => {
-                const v = (e.currentTarget as HTMLInputElement).value;
-                set({ tls_ca_file: v.trim() === "" ? null : v });
-              }}
-            />
-            <p id="sip-tls-ca-file-help" class="muted">
-              {t("sipacc.tls_ca_file_help")}
-            </p>
-          </>
-        ) : null}
-        <label for="sip-dns-server">{t("sipacc.dns_server")}</label>
-        <input
-          id="sip-dns-server"
-          data-testid="sip-dns-server"
-          type="text"
-          autoComplete="off"
-          spellcheck={false}
-          aria-describedby="sip-dns-server-help"
-          value={account.dns_server ?? ""}
-          onInput={(e) => {
-            const v = (e.currentTarget as HTMLInputElement).value;
-            set({ dns_server: v.trim() === "" ? null : v });
-          }}
-        />
-        <p id="sip-dns-server-help" class="muted">
-          {t("sipacc.dns_server_help")}
-        </p>
+        {account.transport === "tls"
+          ? optional("sip-tls-ca-file", t("sipacc.tls_ca_file"), t("sipacc.tls_ca_file_help"), account.tls_ca_file, (v) => set({ tls_ca_file: v }))
+          : null}
+        {optional("sip-dns-server", t("sipacc.dns_server"), t("sipacc.dns_server_help"), account.dns_server, (v) => set({ dns_server: v }))}
         <label for="sip-busy-policy">{t("sipacc.busy_policy")}</label>
         <select id="sip-busy-policy" data-testid="sip-busy-policy" value={account.busy_policy} onChange={(e) => set({ busy_policy: (e.currentTarget as HTMLSelectElement).value as BusyPolicy })}>
           <option value="ring_waiting">{t("sipacc.ring_waiting")}</option>
