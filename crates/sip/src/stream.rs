@@ -184,8 +184,8 @@ impl Tcp {
             match accepted {
                 Ok((stream, peer)) => {
                     debug!(%peer, "SIP connection accepted over TCP");
-                    let key = peer_addr(peer, Transport::Tcp);
-                    let ours = peer_addr(self.shared.local, Transport::Tcp);
+                    let key = sip_addr(peer, Transport::Tcp);
+                    let ours = sip_addr(self.shared.local, Transport::Tcp);
                     if let Err(e) = self.serve(stream, peer, ours, key).await {
                         warn!(%peer, error = %e, "serving a SIP connection failed");
                     }
@@ -224,7 +224,7 @@ impl Tcp {
         let peer = stream.peer_addr()?;
         let Some((config, name)) = tls else {
             debug!(%peer, "SIP connection opened over TCP");
-            let ours = peer_addr(self.shared.local, Transport::Tcp);
+            let ours = sip_addr(self.shared.local, Transport::Tcp);
             return Ok(SipConnection::Channel(
                 self.serve(stream, peer, ours, key.clone()).await?,
             ));
@@ -236,7 +236,7 @@ impl Tcp {
             .connect(name, stream)
             .await?;
         debug!(%peer, "SIP connection opened over TLS");
-        let ours = peer_addr(local, Transport::Tls);
+        let ours = sip_addr(local, Transport::Tls);
         Ok(SipConnection::Channel(
             self.serve(stream, peer, ours, key.clone()).await?,
         ))
@@ -339,7 +339,7 @@ impl Tcp {
 }
 
 /// An address with its transport, as the stack names connections' ends.
-fn peer_addr(addr: SocketAddr, transport: Transport) -> SipAddr {
+fn sip_addr(addr: SocketAddr, transport: Transport) -> SipAddr {
     SipAddr {
         r#type: Some(transport),
         addr: addr.into(),
@@ -468,7 +468,7 @@ impl Reader {
             .send(TransportEvent::Incoming(
                 message,
                 SipConnection::Channel(self.channel.clone()),
-                peer_addr(self.peer, self.transport),
+                sip_addr(self.peer, self.transport),
             ))
             .is_ok()
     }

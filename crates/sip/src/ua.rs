@@ -1021,24 +1021,18 @@ impl UserAgent {
             .await
             .map_err(|reason| Error::Connection { reason })?;
         let endpoint = &inner.endpoint;
-        // The Via names the transport the MESSAGE goes over: our TCP listener (on our
-        // connection, opened now), or over TLS the connection it goes out on.
+        // Over TCP or TLS the MESSAGE goes out on a connection of ours, opened now. The Via
+        // names the transport it goes over: our TCP listener, or over TLS that connection.
+        let connection = inner
+            .connect(&target)
+            .await
+            .map_err(|f| Error::Connection { reason: f.reason })?;
         let via_addr = match target.transport() {
-            Some(rsipstack::sip::Transport::Tls) => inner
-                .connect(&target)
-                .await
-                .map_err(|f| Error::Connection { reason: f.reason })?
-                .map(|c| inner.flow_addr(&c)),
-            Some(rsipstack::sip::Transport::Tcp) => {
-                inner
-                    .connect(&target)
-                    .await
-                    .map_err(|f| Error::Connection { reason: f.reason })?;
-                Some(SipAddr {
-                    r#type: Some(rsipstack::sip::Transport::Tcp),
-                    addr: inner.local_addr.into(),
-                })
-            }
+            Some(rsipstack::sip::Transport::Tls) => connection.map(|c| inner.flow_addr(&c)),
+            Some(rsipstack::sip::Transport::Tcp) => Some(SipAddr {
+                r#type: Some(rsipstack::sip::Transport::Tcp),
+                addr: inner.local_addr.into(),
+            }),
             _ => None,
         };
         let via = endpoint
