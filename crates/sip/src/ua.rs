@@ -397,6 +397,8 @@ struct Call {
     local_hangup: bool,
     /// Digits for the task sending them in INFO requests (a peer without telephone-event).
     info_dtmf: Option<mpsc::UnboundedSender<char>>,
+    /// Cancelled when the call closes: a re-INVITE of ours still out then stops waiting.
+    ended: CancellationToken,
 }
 
 impl Call {
@@ -419,6 +421,7 @@ impl Call {
             outcome: None,
             local_hangup: false,
             info_dtmf: None,
+            ended: CancellationToken::new(),
         }
     }
 
@@ -818,7 +821,7 @@ impl UserAgent {
     async fn change_hold(&self, call_id: &str, hold: bool) -> Result<()> {
         let inner = &self.inner;
         let action = if hold { "hold" } else { "resume" };
-        let (dialog, body) = {
+        let (dialog, body, ended) = {
             let mut calls = inner.calls.lock().expect("calls lock");
             let call = calls.get_mut(call_id).ok_or_else(|| Error::UnknownCall {
                 call_id: call_id.to_owned(),
@@ -842,17 +845,30 @@ impl UserAgent {
                 call.session_id,
                 call.version,
             );
-            (dialog, body)
+            (dialog, body, call.ended.clone())
         };
         // A 491 (both sides re-INVITing at once) is retried after RFC 3261's random back-off.
-        let response = dialog
-            .reinvite_with_glare_retry(
-                Some(vec![Header::ContentType("application/sdp".into())]),
-                Some(body.into_bytes()),
-                REINVITE_ATTEMPTS,
-            )
-            .await
-            .map_err(stack("sending re-INVITE"))?;
+        let reinvite = dialog.reinvite_with_glare_retry(
+            Some(vec![Header::ContentType("application/sdp".into())]),
+            Some(body.into_bytes()),
+            REINVITE_ATTEMPTS,
+        );
+        // The peer may hang up while our re-INVITE is out (its BYE before its answer, or
+        // crossing our ACK): the call's end is what counts then, reported by its `Closed`; the
+        // hold neither failed nor took effect, and nothing is reported about it. A re-INVITE
+        // left unanswered is not waited for (64·T1) once the call has closed.
+        let response = tokio::select! {
+            response = reinvite => Some(response),
+            () = ended.cancelled() => None,
+        };
+        let Some(response) = response.filter(|_| !ended.is_cancelled()) else {
+            info!(
+                call_id,
+                action, "the call ended during its re-INVITE; nothing to change"
+            );
+            return Ok(());
+        };
+        let response = response.map_err(stack("sending re-INVITE"))?;
         let response = response.ok_or_else(|| Error::Refused {
             method: "re-INVITE",
             status: "no final response (timeout or dialog not confirmed)".to_owned(),
@@ -869,9 +885,13 @@ impl UserAgent {
         }
         let answer = sdp::parse_audio(&response.body).ok();
         let mut calls = inner.calls.lock().expect("calls lock");
-        let call = calls.get_mut(call_id).ok_or_else(|| Error::UnknownCall {
-            call_id: call_id.to_owned(),
-        })?;
+        let Some(call) = calls.get_mut(call_id) else {
+            info!(
+                call_id,
+                action, "the call ended as its re-INVITE was answered; nothing to change"
+            );
+            return Ok(());
+        };
         call.held_local = hold;
         if let Some(answer) = answer {
             if let Some(media) = &call.media {
@@ -1601,6 +1621,7 @@ async fn close_call(inner: &Arc<Inner>, call_id: &str, reason: CloseReason) {
     let Some(mut call) = inner.calls.lock().expect("calls lock").remove(call_id) else {
         return;
     };
+    call.ended.cancel();
     if let Some(outcome) = call.outcome.take() {
         let failure = match &reason {
             CloseReason::Rejected { code, reason } => format!("{code} {reason}"),

@@ -310,6 +310,42 @@ async fn our_mute_dtmf_and_hold_reach_the_peer() {
     .await;
 }
 
+/// The peer hangs up while our hold re-INVITE is out (its BYE crossing it): the hold is no
+/// failure to show the agent, and no `Held` follows the call's `Closed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_the_peer_hangs_up_on_is_no_error_and_reports_no_hold() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (ua, mut events) = agent("127.0.0.1", |_| {}).await;
+    let sipp = sipp_against(&ua, dir.path(), "uac_hung_up_during_hold.xml");
+    let call_id = wait_for(&mut events, "IncomingCall", |e| match e {
+        Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
+        _ => None,
+    })
+    .await;
+    ua.answer(&call_id).await.expect("answer");
+    wait_established(&mut events, &call_id).await;
+    let held = ua.hold(&call_id).await;
+    assert!(
+        held.is_ok(),
+        "a hold whose call ended meanwhile is not an error: {held:?}"
+    );
+    let (reason, seen) = events_until_closed(&mut events, &call_id).await;
+    assert_eq!(reason, CloseReason::RemoteHangup, "sipp hung up: {seen:?}");
+    assert!(
+        !seen.iter().any(|e| matches!(e, Event::Held { .. })),
+        "no hold is reported for the ended call: {seen:?}"
+    );
+    expect_sipp_success(
+        sipp,
+        "uac_hung_up_during_hold (BYE before answering our re-INVITE)",
+    )
+    .await;
+    assert!(
+        events.try_recv().is_err(),
+        "nothing follows the call's Closed"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_call_commands_on_an_unknown_call_are_typed_errors() {
     let (ua, _events) = agent("127.0.0.1", |_| {}).await;
