@@ -76,6 +76,13 @@ impl Probe {
     }
 }
 
+/// Killed runs: at least this many, and more (up to the maximum) until a kill lands mid-write.
+const MIN_KILLED_RUNS: usize = 3;
+const MAX_KILLED_RUNS: usize = 10;
+const CALLS_PER_RUN: usize = 15;
+/// How long after a run's first queued log it is killed, round by round.
+const KILL_AFTER_MS: [u64; 5] = [150, 400, 250, 50, 600];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_flush_then_restart_writes_every_task_exactly_once() {
     let emu = Arc::new(
@@ -85,18 +92,25 @@ async fn kill_9_mid_flush_then_restart_writes_every_task_exactly_once() {
     );
     let dir = tempfile::tempdir().expect("temp dir");
     let db = db_path(dir.path());
-    let ids: Vec<String> = (0..45).map(|i| format!("k9-{i:02}")).collect();
     let number = |i: usize| format!("+1415555{:04}", 6000 + i);
+    let mut ids: Vec<String> = Vec::new();
     let mut queued = BTreeSet::new();
     let mut killed_in_flight = 0;
-    // Three runs killed at different moments, then one that finishes.
-    for (round, kill_after) in [(0usize, 150u64), (1, 400), (2, 250)] {
+    // At least three runs killed at different moments, more until one kill has landed while a
+    // write was on the wire (a slow machine can let a kill fall between two flushes), then one
+    // run that finishes. Each killed run queues fifteen more calls.
+    for round in 0..MAX_KILLED_RUNS {
+        if round >= MIN_KILLED_RUNS && killed_in_flight > 0 {
+            break;
+        }
+        ids.extend((0..CALLS_PER_RUN).map(|i| format!("k9-{:03}", round * CALLS_PER_RUN + i)));
+        let kill_after = KILL_AFTER_MS[round % KILL_AFTER_MS.len()];
         let emu2 = emu.clone();
         let db2 = db.clone();
         let mut probe = tokio::task::spawn_blocking(move || spawn(&emu2, &db2))
             .await
             .expect("spawn");
-        for (i, id) in ids.iter().enumerate().take((round + 1) * 15) {
+        for (i, id) in ids.iter().enumerate() {
             if !queued.contains(id) {
                 probe.call(id, &number(i));
             }

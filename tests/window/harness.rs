@@ -253,10 +253,15 @@ impl Driver {
 
     /// The last lines it, WebKitWebDriver and the apps printed on standard error.
     fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        log_tail(&self.log)
     }
+}
+
+/// The last 40 lines of the log at `path`.
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
 /// The display, the bus and the WebDriver server one test uses.
@@ -438,7 +443,8 @@ impl Desktop {
             }
             Err(e) => return Err(self.session_error(e)),
         };
-        let app = App { client };
+        let log = self.driver().log.clone();
+        let app = App { client, log };
         app.find("#nav-panel")
             .await
             .context("the panel window shows its navigation")?;
@@ -479,18 +485,43 @@ fn apply_env(command: &mut Command, display: &str, bus: &str, home: &Path) {
 pub struct App {
     /// The WebDriver session.
     pub client: Client,
+    /// The driver's log, where the app's own log lines go too.
+    log: PathBuf,
 }
 
 impl App {
     /// Waits for the element `css` in the current window.
     pub async fn find(&self, css: &str) -> anyhow::Result<Element> {
-        self.client
+        let found = self
+            .client
             .wait()
             .at_most(WAIT)
             .every(Duration::from_millis(200))
             .for_element(Locator::Css(css))
-            .await
-            .with_context(|| format!("no element `{css}` within {WAIT:?}"))
+            .await;
+        match found {
+            Ok(element) => Ok(element),
+            Err(e) => {
+                let shown = self.notices().await;
+                Err(anyhow::Error::new(e).context(format!(
+                    "no element `{css}` within {WAIT:?}; the window's notices: {shown:?}; \
+                     the app's log ends:\n{}",
+                    log_tail(&self.log)
+                )))
+            }
+        }
+    }
+
+    /// The texts of the notices (errors, infos) the current window shows.
+    async fn notices(&self) -> Vec<String> {
+        let Ok(elements) = self.client.find_all(Locator::Css(".notice")).await else {
+            return Vec::new();
+        };
+        let mut texts = Vec::new();
+        for element in elements {
+            texts.push(element.text().await.unwrap_or_default());
+        }
+        texts
     }
 
     /// Waits for `css` and clicks it.

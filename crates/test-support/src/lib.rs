@@ -30,44 +30,70 @@ pub fn sipp() -> PathBuf {
     find_sipp().unwrap_or_else(|| panic!("{SIPP_MISSING}"))
 }
 
-/// A free UDP port on loopback (bound, read, released).
-pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("bind an ephemeral UDP port")
-        .port()
+/// Where the ports handed to peers (sipp, kamailio, the app's SIP port) come from: below the
+/// kernel's ephemeral range (32768–60999 on Linux), so that no socket bound to port 0 by a test
+/// running beside us (a user agent, its RTP, an HTTP client) can take a port between our check
+/// and the peer's own bind. Each process starts at its own place in the range (by its pid) and
+/// walks on from there, so tests running side by side seldom even try the same port.
+const PEER_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// The first of the next `width` ports of [`PEER_PORTS`] this process tries. Each port is
+/// tried once per walk, so a port handed out (and its block) is never offered again by this
+/// process while the peer it went to is still starting.
+fn claim_peer_ports(width: u16) -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static WALKED: AtomicU32 = AtomicU32::new(0);
+    let span = u32::from(PEER_PORTS.end - PEER_PORTS.start);
+    let start = std::process::id().wrapping_mul(997) % span;
+    let step = WALKED.fetch_add(u32::from(width), Ordering::Relaxed);
+    let offset = u16::try_from((start + step) % span).expect("within the span");
+    PEER_PORTS.start + offset
 }
 
-/// A free TCP port on loopback (bound, read, released).
+/// The first block of `width` ports of [`PEER_PORTS`], starting at an even port when `even`,
+/// that `free` accepts (given its first port); the test sockets are released again.
+fn peer_ports(what: &str, width: u16, even: bool, free: impl Fn(u16) -> bool) -> u16 {
+    let claim = width + u16::from(even);
+    (PEER_PORTS.start..PEER_PORTS.end)
+        .step_by(usize::from(claim))
+        .map(|_| claim_peer_ports(claim))
+        .map(|first| if even { first + first % 2 } else { first })
+        .filter(|&first| first + width <= PEER_PORTS.end)
+        .find(|&first| free(first))
+        .unwrap_or_else(|| panic!("no {what} free on loopback in {PEER_PORTS:?}"))
+}
+
+fn udp_free(port: u16) -> bool {
+    UdpSocket::bind(("127.0.0.1", port)).is_ok()
+}
+
+fn tcp_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// A free UDP port on loopback for a peer to bind (see [`PEER_PORTS`]).
+pub fn free_udp_port() -> u16 {
+    peer_ports("UDP port", 1, false, udp_free)
+}
+
+/// A free TCP port on loopback for a peer to listen on (see [`PEER_PORTS`]).
 pub fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind an ephemeral TCP port")
-        .port()
+    peer_ports("TCP port", 1, false, tcp_free)
 }
 
 /// A port free on loopback for both UDP and TCP (for a peer that listens on both, such as
-/// kamailio, or sipp over TCP): a free UDP port is not always a free TCP port.
+/// kamailio, or sipp over TCP).
 pub fn free_udp_and_tcp_port() -> u16 {
-    for _ in 0..100 {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
-        let port = udp.local_addr().expect("its address").port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no port free for both UDP and TCP found");
+    peer_ports("UDP and TCP port", 1, false, |port| {
+        udp_free(port) && tcp_free(port)
+    })
 }
 
 /// A free even UDP port with the next three free too (sipp's media uses port .. port+3).
 pub fn free_media_port() -> u16 {
-    for _ in 0..100 {
-        let port = free_udp_port() & !1;
-        if port > 1024 && (0..4).all(|i| UdpSocket::bind(("127.0.0.1", port + i)).is_ok()) {
-            return port;
-        }
-    }
-    panic!("no free media port block found");
+    peer_ports("media port block", 4, true, |first| {
+        (first..first + 4).all(udp_free)
+    })
 }
 
 /// Writes the template `templates/<name>` into `dir` with each `(placeholder, value)` replaced;
@@ -162,4 +188,44 @@ pub fn process_tree(pid: u32) -> Vec<u32> {
         i += 1;
     }
     all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_ports_are_free_distinct_and_below_the_ephemeral_range() {
+        let ports: Vec<u16> = (0..50).map(|_| free_udp_and_tcp_port()).collect();
+        for &port in &ports {
+            assert!(
+                PEER_PORTS.contains(&port),
+                "{port} is outside {PEER_PORTS:?}"
+            );
+            UdpSocket::bind(("127.0.0.1", port)).expect("the UDP port is free");
+            TcpListener::bind(("127.0.0.1", port)).expect("the TCP port is free");
+        }
+        let mut distinct = ports.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(
+            distinct.len(),
+            ports.len(),
+            "one process never hands out a port twice in a row"
+        );
+        let media = free_media_port();
+        assert_eq!(media % 2, 0, "RTP's port is even");
+        for port in media..media + 4 {
+            UdpSocket::bind(("127.0.0.1", port)).expect("the media block is free");
+        }
+        // What is handed out next lies outside the block (sipp may not have bound it yet).
+        let next_media = free_media_port();
+        let next = free_udp_port();
+        for port in [next_media, next_media + 3, next] {
+            assert!(
+                !(media..media + 4).contains(&port),
+                "{port} overlaps the media block at {media}"
+            );
+        }
+    }
 }
