@@ -115,6 +115,11 @@ impl Proc {
         None
     }
 
+    /// Its process id.
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The environment of each process under it whose command name is `comm` (as the kernel
     /// has it, truncated to 15 bytes: `WebKitWebProces` for the web processes).
     pub fn environments_of(&self, comm: &str) -> Vec<Vec<String>> {
@@ -443,8 +448,15 @@ impl Desktop {
             }
             Err(e) => return Err(self.session_error(e)),
         };
-        let log = self.driver().log.clone();
-        let app = App { client, log };
+        let (log, driver_pid) = {
+            let driver = self.driver();
+            (driver.log.clone(), driver._proc.pid())
+        };
+        let app = App {
+            client,
+            log,
+            driver_pid,
+        };
         app.find("#nav-panel")
             .await
             .context("the panel window shows its navigation")?;
@@ -487,6 +499,8 @@ pub struct App {
     pub client: Client,
     /// The driver's log, where the app's own log lines go too.
     log: PathBuf,
+    /// The driver, whose descendants the app's processes are.
+    driver_pid: u32,
 }
 
 impl App {
@@ -608,12 +622,39 @@ impl App {
     }
 
     /// Ends the WebDriver session, which closes the app.
+    ///
+    /// Returns once the app's process has exited too: until then it holds its global shortcuts
+    /// on the display, and the next app launched there could not register them.
     pub async fn close(self) -> anyhow::Result<()> {
         tokio::time::timeout(WAIT, self.client.close())
             .await
             .map_err(|_| anyhow!("closing the session took longer than {WAIT:?}"))?
-            .context("close the WebDriver session")
+            .context("close the WebDriver session")?;
+        let deadline = Instant::now() + WAIT;
+        while running_apps(self.driver_pid) > 0 {
+            if Instant::now() > deadline {
+                bail!("the app still runs {WAIT:?} after its session closed");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
     }
+}
+
+/// How many app processes (not yet exited) run under the driver `driver_pid`.
+fn running_apps(driver_pid: u32) -> usize {
+    test_support::process_tree(driver_pid)
+        .into_iter()
+        .filter(|pid| {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            // `pid (comm) S …`: an exited process waiting to be reaped is `Z`, and holds nothing.
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next());
+            comm.trim_end() == "callpop" && !matches!(state, Some('Z' | 'X') | None)
+        })
+        .count()
 }
 
 /// The emulator the app talks to: seeded, auto-approving the OAuth login (no browser).
