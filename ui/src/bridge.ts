@@ -87,6 +87,16 @@ function isFailure(error: unknown): error is Failure {
   return typeof error === "object" && error !== null && typeof (error as { kind?: unknown }).kind === "string";
 }
 
+/**
+ * Whether a settings save failed only because a global shortcut could not be registered (another
+ * application holds the keys): the settings themselves were saved and applied then.
+ */
+export function onlyShortcutsRefused(error: unknown): boolean {
+  if (!isFailure(error)) return false;
+  if (error.kind === "shortcut") return true;
+  return error.kind === "several" && error.failures.length > 0 && error.failures.every((f) => f.kind === "shortcut");
+}
+
 /** A failure of the shell, in the agent's language (`failure.<kind>`, its fields filled in). */
 export function failureText(failure: Failure): string {
   switch (failure.kind) {

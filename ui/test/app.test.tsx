@@ -1,8 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "../src/App";
 import { setBridge } from "../src/bridge";
-import type { HistoryRow } from "../src/contract";
+import type { AppSettings, HistoryRow } from "../src/contract";
 import { setLanguage } from "../src/i18n";
+import { fr } from "../src/locales/fr";
 import { fakeBridge, type Fake } from "./fakeBridge";
 import { DUPONT, phase, popup, ringing, SATO, wrapUp } from "./fixtures";
 import { $, change, click, key, mount, settle, text, type, unmount } from "./render";
@@ -319,6 +320,25 @@ describe("navigation and settings", () => {
     expect(fake.state.settings.language, "the choice was saved through the shell").toBe("ja");
     expect(text("#nav-panel"), "the UI now speaks Japanese").toBe("電話");
     expect(document.documentElement.lang, "the document language follows").toBe("ja");
+  });
+
+  it("says a save with a shortcut another application holds is saved, and why the shortcut is not", async () => {
+    await mount(<App mode="main" />);
+    await click("#nav-settings");
+    vi.mocked(fake.bridge.saveSettings).mockImplementationOnce(async (s: AppSettings) => {
+      fake.state.settings = structuredClone(s);
+      throw { kind: "shortcut", shortcut: "answer", accel: "CommandOrControl+Shift+A", detail: "already registered" };
+    });
+    await change("#language", "fr");
+    await click("#settings-save");
+    expect(text("#settings-info"), "the settings were saved (said in the language of the moment)").toBe("Settings saved.");
+    expect(text("#settings-error"), "and the shortcut's problem is named").toContain("CommandOrControl+Shift+A");
+    expect(text("#nav-panel"), "the saved language applies at once").toBe(fr.nav.panel);
+    vi.mocked(fake.bridge.saveSettings).mockImplementationOnce(async () => {
+      throw { kind: "not_stored", detail: "disk full" };
+    });
+    await click("#settings-save");
+    expect(document.querySelector("#settings-info"), "any other failure is no save").toBeNull();
   });
 
   it("keeps the SIP password write-only", async () => {

@@ -3,7 +3,7 @@
 // theme and shortcuts.
 
 import { useEffect, useState } from "preact/hooks";
-import { bridge, errorText, failureText } from "../bridge";
+import { bridge, errorText, failureText, onlyShortcutsRefused } from "../bridge";
 import type {
   AppSettings,
   AudioDevices,
@@ -390,7 +390,10 @@ function GeneralSection(props: { onSaved: (s: AppSettings) => void }) {
       props.onSaved(saved);
     } catch (e) {
       setError(errorText(e));
-      setInfo(null);
+      // A shortcut another application holds does not undo the save: say both.
+      const kept = onlyShortcutsRefused(e);
+      setInfo(kept ? t("settings.saved") : null);
+      if (kept) props.onSaved(next);
     }
   };
   return (
