@@ -123,12 +123,8 @@ impl Proc {
     /// The environment of each process under it whose command name is `comm` (as the kernel
     /// has it, truncated to 15 bytes: `WebKitWebProces` for the web processes).
     pub fn environments_of(&self, comm: &str) -> Vec<Vec<String>> {
-        test_support::process_tree(self.child.id())
+        processes_named(self.child.id(), comm)
             .into_iter()
-            .filter(|pid| {
-                std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                    .is_ok_and(|name| name.trim_end() == comm)
-            })
             .map(|pid| {
                 let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
                 environ
@@ -219,7 +215,7 @@ struct Driver {
     url: String,
     /// Where its (and its children's) standard error goes.
     log: PathBuf,
-    _proc: Proc,
+    proc: Proc,
 }
 
 impl Driver {
@@ -252,7 +248,7 @@ impl Driver {
         Ok(Driver {
             url: format!("http://127.0.0.1:{port}"),
             log,
-            _proc: proc,
+            proc,
         })
     }
 
@@ -450,7 +446,7 @@ impl Desktop {
         };
         let (log, driver_pid) = {
             let driver = self.driver();
-            (driver.log.clone(), driver._proc.pid())
+            (driver.log.clone(), driver.proc.pid())
         };
         let app = App {
             client,
@@ -641,18 +637,28 @@ impl App {
     }
 }
 
-/// How many app processes (not yet exited) run under the driver `driver_pid`.
-fn running_apps(driver_pid: u32) -> usize {
-    test_support::process_tree(driver_pid)
+/// The process `root` and those under it whose command name is `comm`, as the kernel has it.
+fn processes_named(root: u32, comm: &str) -> Vec<u32> {
+    test_support::process_tree(root)
         .into_iter()
         .filter(|pid| {
-            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|name| name.trim_end() == comm)
+        })
+        .collect()
+}
+
+/// How many app processes (not yet exited) run under the driver `driver_pid`.
+fn running_apps(driver_pid: u32) -> usize {
+    processes_named(driver_pid, "callpop")
+        .into_iter()
+        .filter(|pid| {
             // `pid (comm) S …`: an exited process waiting to be reaped is `Z`, and holds nothing.
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
             let state = stat
                 .rsplit_once(')')
                 .and_then(|(_, rest)| rest.trim_start().chars().next());
-            comm.trim_end() == "callpop" && !matches!(state, Some('Z' | 'X') | None)
+            !matches!(state, Some('Z' | 'X') | None)
         })
         .count()
 }

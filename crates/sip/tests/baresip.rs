@@ -162,11 +162,7 @@ async fn baresip_calls_us_with_audio_both_ways() {
     .await;
     let target = format!("sip:alice@{}", ua.local_addr());
     let _baresip = start_baresip(theirs.path(), free_port(), Some(&target));
-    let call_id = wait_for(&mut events, "IncomingCall from baresip", |e| match e {
-        Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
-        _ => None,
-    })
-    .await;
+    let call_id = wait_incoming(&mut events, "IncomingCall from baresip").await;
     ua.answer(&call_id).await.expect("answer baresip");
     talk_and_check(&ua, &mut events, &call_id, ours.path(), theirs.path()).await;
 }

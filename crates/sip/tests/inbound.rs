@@ -118,11 +118,7 @@ async fn audio_devices_set_while_running_serve_the_next_call() {
         Some(ua.local_addr()),
         &[],
     );
-    let call_id = wait_for(&mut events, "IncomingCall", |e| match e {
-        Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
-        _ => None,
-    })
-    .await;
+    let call_id = wait_incoming(&mut events, "IncomingCall").await;
     ua.answer(&call_id).await.expect("answer");
     wait_closed(&mut events, &call_id).await;
     expect_sipp_success(sipp, "uac_tone").await;
@@ -211,11 +207,7 @@ async fn late_offer_invite_gets_our_offer_and_the_ack_answer_starts_media() {
         Some(ua.local_addr()),
         &["-rtp_echo"],
     );
-    let call_id = wait_for(&mut events, "IncomingCall", |e| match e {
-        Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
-        _ => None,
-    })
-    .await;
+    let call_id = wait_incoming(&mut events, "IncomingCall").await;
     ua.answer(&call_id)
         .await
         .expect("a late-offer call can be answered");

@@ -73,11 +73,7 @@ async fn without_telephone_event_dtmf_goes_in_sip_info_both_ways() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (ua, mut events) = agent("127.0.0.1", |_| {}).await;
     let sipp = sipp_against(&ua, dir.path(), "uac_info_dtmf.xml");
-    let call_id = wait_for(&mut events, "IncomingCall", |e| match e {
-        Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
-        _ => None,
-    })
-    .await;
+    let call_id = wait_incoming(&mut events, "IncomingCall").await;
     ua.answer(&call_id).await.expect("answer");
 
     let mut digits = Vec::new();
@@ -317,11 +313,7 @@ async fn a_hold_the_peer_hangs_up_on_is_no_error_and_reports_no_hold() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (ua, mut events) = agent("127.0.0.1", |_| {}).await;
     let sipp = sipp_against(&ua, dir.path(), "uac_hung_up_during_hold.xml");
-    let call_id = wait_for(&mut events, "IncomingCall", |e| match e {
-        Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
-        _ => None,
-    })
-    .await;
+    let call_id = wait_incoming(&mut events, "IncomingCall").await;
     ua.answer(&call_id).await.expect("answer");
     wait_established(&mut events, &call_id).await;
     let held = ua.hold(&call_id).await;

@@ -110,11 +110,7 @@ async fn declined_call_gets_486_or_603_and_closes() {
             .send_to(invite.as_bytes(), ua.local_addr())
             .await
             .unwrap();
-        let call_id = wait_for(&mut events, "IncomingCall", |e| match e {
-            Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
-            _ => None,
-        })
-        .await;
+        let call_id = wait_incoming(&mut events, "IncomingCall").await;
         ua.decline(&call_id, how).expect("decline a ringing call");
         let mut buf = vec![0u8; 65_536];
         let deadline = tokio::time::Instant::now() + WAIT;

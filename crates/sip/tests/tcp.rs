@@ -56,11 +56,7 @@ async fn inbound_call_over_tcp() {
         Some(ua.local_addr()),
         &["-t", "t1"],
     );
-    let call_id = wait_for(&mut events, "IncomingCall over TCP", |e| match e {
-        Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
-        _ => None,
-    })
-    .await;
+    let call_id = wait_incoming(&mut events, "IncomingCall over TCP").await;
     ua.answer(&call_id).await.expect("answer over TCP");
     wait_established(&mut events, &call_id).await;
     let reason = wait_closed(&mut events, &call_id).await;

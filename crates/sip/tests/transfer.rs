@@ -77,11 +77,7 @@ async fn peer_refer_places_the_new_call_notifies_and_ends_the_old_one() {
         Some(ua.local_addr()),
         &[],
     );
-    let call_id = wait_for(&mut events, "IncomingCall", |e| match e {
-        Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
-        _ => None,
-    })
-    .await;
+    let call_id = wait_incoming(&mut events, "IncomingCall").await;
     ua.answer(&call_id).await.expect("answer");
     wait_for(&mut events, "Established (first call)", |e| {
         matches!(e, Event::Established { call_id: id } if *id == call_id).then_some(())

@@ -99,6 +99,15 @@ pub async fn wait_for<T>(
     }
 }
 
+/// Waits for an incoming call (`what` names it in the failure); returns its Call-ID.
+pub async fn wait_incoming(events: &mut UnboundedReceiver<Event>, what: &str) -> String {
+    wait_for(events, what, |e| match e {
+        Event::IncomingCall { call_id, .. } => Some(call_id.clone()),
+        _ => None,
+    })
+    .await
+}
+
 /// Waits for `call_id` to be established.
 pub async fn wait_established(events: &mut UnboundedReceiver<Event>, call_id: &str) {
     wait_for(events, "Established", |e| {
