@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use callpop_e2e::{emulator, requests_besides_session_check, Harness, WAIT};
 use cti::{PopAction, Region};
-use engine::{ConnectionState, LookupStatus, UiEvent};
+use engine::{ConnectionState, LookupStatus, SfTrouble, UiEvent};
 use sf_emulator::seed::{known_callers, KnownCaller};
 use sf_emulator::Emulator;
 
@@ -415,8 +415,14 @@ async fn salesforce_down_still_shows_the_caller_without_a_pop() {
             .await
             .expect("a popup even when Salesforce fails");
     assert!(
-        matches!(popup.lookup, LookupStatus::Failed { .. }),
-        "the popup says the lookup failed, got {:?}",
+        matches!(
+            popup.lookup,
+            LookupStatus::Failed {
+                kind: SfTrouble::ServerError,
+                ..
+            }
+        ),
+        "the popup says the lookup failed on a server error, got {:?}",
         popup.lookup
     );
     assert_eq!(
@@ -428,6 +434,28 @@ async fn salesforce_down_still_shows_the_caller_without_a_pop() {
         popup.decision.action,
         PopAction::None,
         "nothing is popped on a failed lookup (no new record for a caller who may exist)"
+    );
+}
+
+/// A withheld number is searched for nothing: the popup says there is no number (not that
+/// Salesforce failed), no request is spent and nothing is popped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withheld_number_shows_no_number_and_costs_no_request() {
+    let emu = Arc::new(emulator(|_| {}).await.expect("emulator"));
+    let h = Harness::start(emu.clone(), |_| {}).await.expect("engine");
+    h.ring("anon-1", "anonymous").await.expect("ring");
+    let popup =
+        h.ui.popup("anon-1")
+            .await
+            .expect("a popup for a withheld caller");
+    assert_eq!(popup.lookup, LookupStatus::NoNumber);
+    assert_eq!(popup.decision.action, PopAction::None, "nothing to pop");
+    let requests = requests_besides_session_check(&emu);
+    assert!(
+        requests
+            .iter()
+            .all(|c| !c.counted && !c.path.contains("search")),
+        "no search is made for a withheld number: {requests:?}"
     );
 }
 
@@ -471,7 +499,7 @@ async fn the_status_line_follows_salesforce_from_start_through_an_outage() {
         })
         .await;
     let Some(UiEvent::Connection {
-        state: ConnectionState::Offline { reason },
+        state: ConnectionState::Offline { kind, reason },
     }) = offline
     else {
         panic!(
@@ -479,9 +507,14 @@ async fn the_status_line_follows_salesforce_from_start_through_an_outage() {
             connections(&h)
         );
     };
+    assert_eq!(
+        kind,
+        SfTrouble::ServerError,
+        "the kind says it is Salesforce's side"
+    );
     assert!(
         reason.contains("503"),
-        "the reason names the outage: {reason}"
+        "the detail names the outage: {reason}"
     );
     h.ring("out-2", "+14155550100").await.expect("ring");
     h.ui.popup("out-2").await.expect("popup");

@@ -20,6 +20,7 @@ export type { Popup } from "./bindings/Popup";
 export type { CallPhase } from "./bindings/CallPhase";
 export type { LogStatus } from "./bindings/LogStatus";
 export type { ConnectionState } from "./bindings/ConnectionState";
+export type { SfTrouble } from "./bindings/SfTrouble";
 export type { UiEvent } from "./bindings/UiEvent";
 export type { AgentAction } from "./bindings/AgentAction";
 export type { FieldSpec } from "./bindings/FieldSpec";

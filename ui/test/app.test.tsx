@@ -5,7 +5,7 @@ import type { AppSettings, HistoryRow } from "../src/contract";
 import { setLanguage } from "../src/i18n";
 import { fr } from "../src/locales/fr";
 import { fakeBridge, type Fake } from "./fakeBridge";
-import { DUPONT, phase, popup, ringing, SATO, wrapUp } from "./fixtures";
+import { closed, DUPONT, phase, popup, ringing, SATO, wrapUp } from "./fixtures";
 import { $, change, click, key, mount, settle, text, type, unmount } from "./render";
 
 const XSS = "<img src=x onerror=alert(1)>";
@@ -81,6 +81,35 @@ describe("panel", () => {
     expect($("#nav-settings").getAttribute("aria-current"), "it leads to the Salesforce settings").toBe("page");
     await emit({ event: "connection", state: { state: "connected" } });
     expect(document.querySelector("#sf-reconnect"), "no prompt once connected").toBeNull();
+  });
+
+  it("says what kind of Salesforce trouble it is in the agent's language, the stack's words after it", async () => {
+    await mount(<App mode="main" />);
+    setLanguage("ja");
+    await emit({ event: "connection", state: { state: "offline", kind: "timeout", reason: "request timed out: GET /services/data" } });
+    expect(text("#sf-status"), "the kind in Japanese, the detail kept").toBe(
+      "Salesforce オフライン: 時間内に応答がありません（request timed out: GET /services/data）",
+    );
+    setLanguage("fr");
+    await emit({ event: "connection", state: { state: "offline", kind: "server_error", reason: "Salesforce answered 503: SERVER_UNAVAILABLE" } });
+    expect(text("#sf-status"), "an outage, in French").toBe(
+      "Salesforce hors ligne : le service est en panne ou en maintenance (Salesforce answered 503: SERVER_UNAVAILABLE)",
+    );
+    const failed = popup("c9", []);
+    if (failed.event !== "popup") throw new Error("fixture");
+    failed.popup.lookup = { status: "failed", kind: "unreachable", reason: "connection failed: refused" };
+    await emit(ringing("c9"), failed);
+    expect(text("#lookup-failed"), "a failed lookup says why in French").toBe(
+      "La recherche Salesforce a échoué : injoignable (vérifiez le réseau) (connection failed: refused)",
+    );
+    setLanguage("ko");
+    const withheld = popup("c10", []);
+    if (withheld.event !== "popup") throw new Error("fixture");
+    withheld.popup.lookup = { status: "no_number" };
+    await emit(closed("c9"), ringing("c10"), withheld);
+    expect(text("#lookup-failed"), "a withheld number is not a Salesforce failure").toBe(
+      "발신 번호가 표시되지 않거나 알 수 없어 검색할 수 없습니다.",
+    );
   });
 
   it("shows a hostile display name as text in the panel and the popup", async () => {

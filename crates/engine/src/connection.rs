@@ -110,9 +110,7 @@ pub(crate) fn learned<T>(
                 Some(ConnectionState::LimitExceeded { until })
             }
             Some("UNABLE_TO_LOCK_ROW") => None,
-            _ => Some(ConnectionState::Offline {
-                reason: error.to_string(),
-            }),
+            _ => Some(ConnectionState::offline(error)),
         },
         ErrorClass::Permanent { .. } => None,
     }
@@ -123,6 +121,7 @@ mod tests {
     use salesforce::ApiError;
 
     use super::*;
+    use crate::events::SfTrouble;
 
     fn api(status: u16, code: &str) -> salesforce::Error {
         salesforce::Error::Api {
@@ -162,11 +161,15 @@ mod tests {
             err(salesforce::Error::Connection {
                 message: "refused".into()
             }),
-            Some(ConnectionState::Offline { reason }) if reason.contains("refused")
+            Some(ConnectionState::Offline { kind: SfTrouble::Unreachable, reason })
+                if reason.contains("refused")
         ));
         assert!(matches!(
             err(api(503, "SERVER_UNAVAILABLE")),
-            Some(ConnectionState::Offline { .. })
+            Some(ConnectionState::Offline {
+                kind: SfTrouble::ServerError,
+                ..
+            })
         ));
         assert!(matches!(
             err(api(403, "REQUEST_LIMIT_EXCEEDED")),

@@ -775,9 +775,7 @@ impl Loop {
         {
             let lookup = Lookup {
                 matches: Vec::new(),
-                status: LookupStatus::Failed {
-                    reason: "the caller's number is withheld or unusable".into(),
-                },
+                status: LookupStatus::NoNumber,
             };
             self.looked(call_id, lookup).await;
         }

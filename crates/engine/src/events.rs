@@ -57,6 +57,43 @@ pub enum LogStatus {
     },
 }
 
+/// What kind of trouble a Salesforce request ran into: the UI says it in the agent's language
+/// and adds the stack's own words (which are English) after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum SfTrouble {
+    /// No answer within the time allowed.
+    Timeout,
+    /// No connection: network down, host unknown, connection refused or reset.
+    Unreachable,
+    /// Salesforce answered with a server error (5xx: outage, maintenance).
+    ServerError,
+    /// An answer that is not what Salesforce's API sends (a proxy's page, a cut-off body).
+    BadResponse,
+    /// Salesforce refused the request (a 4xx with its error array, an OAuth error).
+    Refused,
+    /// Anything else.
+    Other,
+}
+
+impl SfTrouble {
+    /// The kind of a Salesforce client error.
+    pub fn of(error: &salesforce::Error) -> Self {
+        use salesforce::Error as E;
+        match error {
+            E::Timeout { .. } => SfTrouble::Timeout,
+            E::Connection { .. } => SfTrouble::Unreachable,
+            E::Api { status, .. } | E::Status { status, .. } if *status >= 500 => {
+                SfTrouble::ServerError
+            }
+            E::Api { .. } | E::OAuth { .. } => SfTrouble::Refused,
+            E::Decode { .. } | E::Status { .. } => SfTrouble::BadResponse,
+            _ => SfTrouble::Other,
+        }
+    }
+}
+
 /// How the engine's Salesforce connection is doing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -70,7 +107,9 @@ pub enum ConnectionState {
     Connected,
     /// Requests fail for now (outage, network); writes wait in the outbox.
     Offline {
-        /// The last error.
+        /// What kind of trouble, for a sentence in the agent's language.
+        kind: SfTrouble,
+        /// The last error, in the stack's words (English), for the detail.
         reason: String,
     },
     /// The org's API request limit is used up: nothing is sent before `until`.
@@ -80,6 +119,16 @@ pub enum ConnectionState {
     },
     /// The session ended for good: the agent must sign in again (writes wait in the outbox).
     ReconnectNeeded,
+}
+
+impl ConnectionState {
+    /// Offline because of this error.
+    pub fn offline(error: &salesforce::Error) -> Self {
+        ConnectionState::Offline {
+            kind: SfTrouble::of(error),
+            reason: error.to_string(),
+        }
+    }
 }
 
 /// The popup's content for a call.

@@ -225,19 +225,14 @@ impl Flusher {
                 let state = if error.api_code() == Some("REQUEST_LIMIT_EXCEEDED") {
                     ConnectionState::LimitExceeded { until }
                 } else {
-                    ConnectionState::Offline {
-                        reason: error.to_string(),
-                    }
+                    ConnectionState::offline(error)
                 };
                 self.set_connection(state).await;
             }
             ErrorClass::Permanent { .. } => {
                 let until = now + to_chrono(self.config.poll);
                 self.hold = Some(Hold::Until(until));
-                self.set_connection(ConnectionState::Offline {
-                    reason: error.to_string(),
-                })
-                .await;
+                self.set_connection(ConnectionState::offline(error)).await;
             }
         }
     }
@@ -442,10 +437,7 @@ impl Flusher {
                 self.hold_for(error, now, rows.first()).await
             }
             ErrorClass::Retryable { .. } => {
-                self.set_connection(ConnectionState::Offline {
-                    reason: error.to_string(),
-                })
-                .await
+                self.set_connection(ConnectionState::offline(error)).await
             }
             ErrorClass::Permanent { .. } => {}
         }

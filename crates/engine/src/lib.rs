@@ -27,7 +27,7 @@ pub mod telephony;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{AgentAction, Engine, EngineConfig, EngineDeps, EngineHandle, Input};
-pub use events::{CallPhase, ConnectionState, LogStatus, Popup, UiEvent};
+pub use events::{CallPhase, ConnectionState, LogStatus, Popup, SfTrouble, UiEvent};
 pub use flusher::{soql_tasks_by_call_objects, FlushConfig};
 pub use lookup::{cache_key, matches_from_search, Lookup, LookupStatus};
 pub use telephony::{

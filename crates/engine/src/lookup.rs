@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::connection::Connection;
-use crate::events::ConnectionState;
+use crate::events::{ConnectionState, SfTrouble};
 
 /// Where the matches of a lookup came from, or why there are none to trust.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,9 +29,13 @@ pub enum LookupStatus {
     Salesforce,
     /// The search failed or took too long; the popup shows the caller only.
     Failed {
-        /// Why, for the agent.
+        /// What kind of trouble, for a sentence in the agent's language.
+        kind: SfTrouble,
+        /// The error in the stack's words (English), for the detail.
         reason: String,
     },
+    /// The caller's number is withheld or unusable: there is nothing to search for.
+    NoNumber,
     /// There is no usable Salesforce session (sign in first, or again).
     NotConnected,
 }
@@ -219,6 +223,7 @@ pub(crate) async fn lookup(
     // What the search says about the connection reaches the status line too.
     let learned = match &searched {
         Err(reason) => Some(ConnectionState::Offline {
+            kind: SfTrouble::Timeout,
             reason: reason.clone(),
         }),
         Ok(outcome) => crate::connection::learned(outcome, now),
@@ -228,13 +233,17 @@ pub(crate) async fn lookup(
         Err(reason) => {
             return Lookup {
                 matches: Vec::new(),
-                status: LookupStatus::Failed { reason },
+                status: LookupStatus::Failed {
+                    kind: SfTrouble::Timeout,
+                    reason,
+                },
             }
         }
         Ok(Err(e)) => {
             let status = match e.classify() {
                 ErrorClass::ReconnectNeeded => LookupStatus::NotConnected,
                 _ => LookupStatus::Failed {
+                    kind: SfTrouble::of(&e),
                     reason: e.to_string(),
                 },
             };

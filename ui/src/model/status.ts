@@ -1,6 +1,6 @@
 // Status lines for the SIP registration and the Salesforce connection.
 
-import type { ApiUsage, ConnectionState, SipFailure, SipStatus } from "../contract";
+import type { ApiUsage, ConnectionState, SfTrouble, SipFailure, SipStatus } from "../contract";
 import { currentLanguage, t } from "../i18n";
 
 /** The sentence for each kind of registration failure (a kind added in Rust fails type-checking here). */
@@ -18,6 +18,21 @@ const SIP_FAILURE: Record<SipFailure, string> = {
   server_error: "sip.why_server_error",
   other: "sip.why_other",
 };
+
+/** The words for each kind of Salesforce trouble (a kind added in Rust fails type-checking here). */
+const SF_TROUBLE: Record<SfTrouble, string> = {
+  timeout: "sf.why_timeout",
+  unreachable: "sf.why_unreachable",
+  server_error: "sf.why_server_error",
+  bad_response: "sf.why_bad_response",
+  refused: "sf.why_refused",
+  other: "sf.why_other",
+};
+
+/** A Salesforce trouble in the agent's language. */
+export function troubleText(kind: SfTrouble): string {
+  return t(SF_TROUBLE[kind]);
+}
 
 /** The registration's status line: a failure in the agent's language, the stack's words after it. */
 export function sipText(sip: SipStatus | null): string {
@@ -43,7 +58,7 @@ export function connectionText(c: ConnectionState): string {
     case "connected":
       return t("sf.connected");
     case "offline":
-      return t("sf.offline", { reason: c.reason });
+      return t("sf.offline", { what: troubleText(c.kind), reason: c.reason });
     case "limit_exceeded":
       return t("sf.limit_exceeded", { until: new Date(c.until).toLocaleTimeString(currentLanguage(), { hour: "2-digit", minute: "2-digit" }) });
     case "reconnect_needed":

@@ -8,6 +8,7 @@ import type { AgentAction, Behaviour, LogStatus, Match, PopupRecord, RecordRef }
 import { currentLanguage, t } from "../i18n";
 import { clock, matchOf, talkSeconds, wrapUpSecondsLeft, type CallView } from "../model/calls";
 import { linkedRecord, newRecordUrl, subjectFor } from "../model/records";
+import { troubleText } from "../model/status";
 import { Keypad, Notice } from "./common";
 
 export interface CallCardProps {
@@ -129,7 +130,10 @@ function Records(props: CallCardProps & { fail: (m: string) => void }) {
   const lookup = popup.lookup;
   return (
     <section class="records" aria-label={t("records.title")}>
-      {lookup.status === "failed" ? <Notice id="lookup-failed" kind="info" text={t("records.lookup_failed", { reason: lookup.reason })} /> : null}
+      {lookup.status === "failed" ? (
+        <Notice id="lookup-failed" kind="info" text={t("records.lookup_failed", { what: troubleText(lookup.kind), reason: lookup.reason })} />
+      ) : null}
+      {lookup.status === "no_number" ? <Notice id="lookup-failed" kind="info" text={t("records.no_number")} /> : null}
       {lookup.status === "not_connected" ? <Notice id="lookup-failed" kind="info" text={t("records.not_connected")} /> : null}
       {call.chosen ? (
         <p class="chosen" data-testid="chosen-record">
