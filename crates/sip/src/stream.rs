@@ -68,6 +68,10 @@ pub enum FramingError {
     /// More than [`MAX_MESSAGE`] bytes without a whole message.
     #[error("a message larger than {MAX_MESSAGE} bytes")]
     TooLarge,
+    /// A carriage return not followed by a line feed in a message head (RFC 3261 §7 ends every
+    /// line with CRLF; a lone CR is where a header could be smuggled into a message we send on).
+    #[error("a lone carriage return in a message head")]
+    BareCr,
 }
 
 /// Takes the next frame off the front of `buffer`, or `None` until more bytes arrive. A message
@@ -93,7 +97,15 @@ pub fn next_frame(buffer: &mut Vec<u8>) -> Result<Option<Frame>, FramingError> {
             Ok(None)
         };
     };
-    let body_len = content_length(&buffer[..head_end])?;
+    let head = &buffer[..head_end];
+    if head
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\r' && head.get(i + 1) != Some(&b'\n'))
+    {
+        return Err(FramingError::BareCr);
+    }
+    let body_len = content_length(head)?;
     let total = (head_end + 4).saturating_add(body_len);
     if total > MAX_MESSAGE {
         return Err(FramingError::TooLarge);
@@ -542,6 +554,16 @@ mod tests {
             out.push(frame);
         }
         (out, buffer)
+    }
+
+    #[test]
+    fn a_lone_carriage_return_in_a_head_is_a_framing_error() {
+        let mut buffer =
+            b"OPTIONS sip:a@b\r\r:? SIP/2.0\r\nVia: SIP/2.0/TCP 10.0.0.9\r\n\r\n".to_vec();
+        assert!(matches!(next_frame(&mut buffer), Err(FramingError::BareCr)));
+        let (got, rest) = frames(OPTIONS);
+        assert_eq!(got.len(), 1, "a head of CRLF lines is still one message");
+        assert!(rest.is_empty());
     }
 
     #[test]
