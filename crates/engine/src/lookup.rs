@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::connection::Connection;
-use crate::events::{ConnectionState, SfTrouble};
+use crate::events::SfTrouble;
 
 /// Where the matches of a lookup came from, or why there are none to trust.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -217,29 +217,21 @@ pub(crate) async fn lookup(
         Err(e) => tracing::warn!(error = %e, "match cache unreadable; searching"),
     }
     let terms = cti::search_terms(caller);
+    // The lookup's own deadline is one more Salesforce timeout: it reaches the status line and
+    // the popup the way the client's own timeouts do.
     let searched = tokio::time::timeout(timeout, client.search_phone(&terms))
         .await
-        .map_err(|_| format!("Salesforce did not answer within {timeout:?}"));
+        .unwrap_or_else(|_| {
+            Err(salesforce::Error::Timeout {
+                what: format!("phone search (no answer within {timeout:?})"),
+            })
+        });
     // What the search says about the connection reaches the status line too.
-    let learned = match &searched {
-        Err(reason) => Some(ConnectionState::Offline {
-            kind: SfTrouble::Timeout,
-            reason: reason.clone(),
-        }),
-        Ok(outcome) => crate::connection::learned(outcome, now),
-    };
-    connection.observe(learned, now).await;
+    connection
+        .observe(crate::connection::learned(&searched, now), now)
+        .await;
     let found = match searched {
-        Err(reason) => {
-            return Lookup {
-                matches: Vec::new(),
-                status: LookupStatus::Failed {
-                    kind: SfTrouble::Timeout,
-                    reason,
-                },
-            }
-        }
-        Ok(Err(e)) => {
+        Err(e) => {
             let status = match e.classify() {
                 ErrorClass::ReconnectNeeded => LookupStatus::NotConnected,
                 _ => LookupStatus::Failed {
@@ -253,7 +245,7 @@ pub(crate) async fn lookup(
                 status,
             };
         }
-        Ok(Ok(found)) => found,
+        Ok(found) => found,
     };
     let rules = layout.for_call(call_type);
     let matches = cti::rank_matches(
