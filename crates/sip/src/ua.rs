@@ -1036,10 +1036,6 @@ impl UserAgent {
     pub async fn send_message(&self, uri: &str, text: &str) -> Result<()> {
         let inner = &self.inner;
         let target = inner.target_uri(uri)?;
-        inner
-            .check_resolvable(&target)
-            .await
-            .map_err(|reason| Error::Connection { reason })?;
         let endpoint = &inner.endpoint;
         // Over TCP or TLS the MESSAGE goes out on a connection of ours, opened now. The Via
         // names the transport it goes over: our TCP listener, or over TLS that connection.
@@ -1151,10 +1147,6 @@ async fn place_call(
     } else {
         inner.target_uri(&format!("sip:{uri}@{}", inner.config.domain))?
     };
-    inner
-        .check_resolvable(&target)
-        .await
-        .map_err(|reason| Error::Connection { reason })?;
     // Over TLS our Contact names the connection the INVITE goes out on: open it first (the
     // stack then sends on it), which also tells an untrusted certificate apart from a refusal.
     // Over TCP too, so that the INVITE goes out on a connection of ours (`stream.rs`).
@@ -1318,34 +1310,19 @@ impl Inner {
         }
     }
 
-    /// Whether a request to `target` can go anywhere: a domain must resolve. (The stack, given a
-    /// name that does not resolve, retransmits into the void until its transaction times out,
-    /// 32 s later, with no word of DNS.)
-    async fn check_resolvable(
-        &self,
-        target: &rsipstack::sip::Uri,
-    ) -> std::result::Result<(), String> {
-        let addr = SipAddr::try_from(target).map_err(|e| e.to_string())?;
-        let rsipstack::sip::Host::Domain(domain) = &addr.addr.host else {
-            return Ok(());
-        };
-        let domain = domain.to_string();
-        use rsipstack::transport::transport_layer::DomainResolver as _;
-        match self.resolver.resolve(&addr).await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(crate::dns::not_found(&domain, &e)),
-        }
-    }
-
     /// The TCP or TLS connection a request to `target` goes out on (opened now when there is
     /// none yet, and kept by the stack for later requests), or why it cannot be made. `None`
-    /// for UDP targets.
+    /// for UDP targets, once their domain resolves: given a name that does not, the stack
+    /// retransmits into the void until its transaction times out, 32 s later, with no word of
+    /// DNS.
     async fn connect(
         &self,
         target: &rsipstack::sip::Uri,
     ) -> std::result::Result<Option<SipConnection>, Failure> {
         let addr = SipAddr::try_from(target)
             .map_err(|e| Failure::new(FailureKind::Other, e.to_string()))?;
+        // A name that does not resolve is named as such, whatever the transport.
+        let key = self.resolve(&addr).await?;
         let tls = match addr.r#type {
             Some(rsipstack::sip::Transport::Tcp) => None,
             Some(rsipstack::sip::Transport::Tls) => Some(
@@ -1363,7 +1340,22 @@ impl Inner {
             ),
             _ => return Ok(None),
         };
-        self.connect_stream(&addr, tls).await.map(Some)
+        self.connect_stream(&addr, key, tls).await.map(Some)
+    }
+
+    /// The address the stack knows `addr` by: a domain's resolved address (as the stack
+    /// resolves it), or why the domain does not resolve.
+    async fn resolve(&self, addr: &SipAddr) -> std::result::Result<SipAddr, Failure> {
+        use rsipstack::transport::transport_layer::DomainResolver as _;
+        let rsipstack::sip::Host::Domain(domain) = &addr.addr.host else {
+            return Ok(addr.clone());
+        };
+        self.resolver.resolve(addr).await.map_err(|e| {
+            Failure::new(
+                FailureKind::UnknownHost,
+                crate::dns::not_found(&domain.to_string(), &e),
+            )
+        })
     }
 
     /// The address a connection has on our side, as our Contact and Via name it: over one of
@@ -1376,23 +1368,14 @@ impl Inner {
     }
 
     /// Our TCP connection to `addr`, or TLS one when `tls` gives the trust (opened now when there
-    /// is none), under the address the stack looks it up by: a domain's resolved address, as the
-    /// stack resolves it. Over TLS the certificate must be for the name in `addr` (its IP
+    /// is none), under `key`, the address the stack looks it up by (see [`Self::resolve`]). Over TLS the certificate must be for the name in `addr` (its IP
     /// address when it names none), sent as SNI.
     async fn connect_stream(
         &self,
         addr: &SipAddr,
+        key: SipAddr,
         tls: Option<Arc<rustls::ClientConfig>>,
     ) -> std::result::Result<SipConnection, Failure> {
-        use rsipstack::transport::transport_layer::DomainResolver as _;
-        let key = match &addr.addr.host {
-            rsipstack::sip::Host::Domain(_) => self
-                .resolver
-                .resolve(addr)
-                .await
-                .map_err(|e| Failure::new(FailureKind::UnknownHost, e.to_string()))?,
-            _ => addr.clone(),
-        };
         let name = match &addr.addr.host {
             rsipstack::sip::Host::Domain(domain) => domain.to_string(),
             rsipstack::sip::Host::IpAddr(ip) => ip.to_string(),
@@ -1715,9 +1698,6 @@ async fn register_once(
 ) -> (std::result::Result<u32, Failure>, Option<SipConnection>) {
     // Over TCP and TLS the registration lives on a connection: open it ourselves, so that a
     // refusal or an untrusted certificate is reported as such and our Contact can name it.
-    if let Err(reason) = inner.check_resolvable(registrar).await {
-        return (Err(Failure::new(FailureKind::UnknownHost, reason)), None);
-    }
     let flow = match inner.connect(registrar).await {
         Ok(flow) => flow,
         Err(failure) => return (Err(failure), None),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use callpop_sip::{Event, FailureKind, Password};
+use callpop_sip::{Event, FailureKind, Password, Transport};
 use common::*;
 use tokio::process::{Child, Command};
 
@@ -135,9 +135,20 @@ async fn a_domain_with_a_port_is_looked_up_by_its_address_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_domain_fails_the_registration_quickly_with_the_name() {
+    unknown_domain_fails_quickly_with_the_name(Transport::Udp).await;
+}
+
+/// Over TCP the name is resolved once, before the connection is opened, and worded the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_domain_over_tcp_fails_the_registration_quickly_with_the_name() {
+    unknown_domain_fails_quickly_with_the_name(Transport::Tcp).await;
+}
+
+async fn unknown_domain_fails_quickly_with_the_name(transport: Transport) {
     let dns = Dns::start(&[]).await;
     let (ua, mut events) = agent(&format!("nowhere.{ZONE}"), |c| {
         c.dns_server = Some(dns.addr);
+        c.transport = transport;
     })
     .await;
     let started = std::time::Instant::now();
