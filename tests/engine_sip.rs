@@ -67,14 +67,9 @@ struct SipHarness {
 impl SipHarness {
     async fn start(emu: Arc<Emulator>) -> SipHarness {
         // Captured per test; nextest prints it only when the test fails. RUST_LOG overrides.
-        let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            "callpop_sip=debug,callpop_telephony=debug,callpop_engine=info,rsipstack=info".into()
-        });
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_test_writer()
-            .try_init()
-            .ok();
+        test_support::test_logs(Some(
+            "callpop_sip=debug,callpop_telephony=debug,callpop_engine=info,rsipstack=info",
+        ));
         let dir = tempfile::tempdir().expect("temp dir");
         let tokens = emu.mint_tokens();
         let client = client_for(

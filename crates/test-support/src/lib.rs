@@ -1,7 +1,7 @@
 //! What the SIP-driven tests of `callpop-sip`, `callpop-telephony` and the end-to-end window
 //! tests share: finding sipp (never skipping when it is missing), free loopback ports, writing a
 //! scenario template with its placeholders filled, running sipp once and judging how it ended,
-//! and finding the processes a launched app started. A dev-dependency, and a dependency of the
+//! finding the processes a launched app started, and the tests' log set-up. A dev-dependency, and a dependency of the
 //! benchmark programs.
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -16,6 +16,25 @@ pub const WAIT: Duration = Duration::from_secs(30);
 
 /// What to do when sipp is missing.
 pub const SIPP_MISSING: &str = "sipp is not installed: run `make deps` (Debian package sip-tester)";
+
+/// Sends the process's `tracing` output to the running test's output (which nextest prints only
+/// when the test fails), filtered by `RUST_LOG` or else by `default` (`None`: nothing unless
+/// `RUST_LOG` is set). The first call in a test binary sets it up; later ones do nothing.
+pub fn test_logs(default: Option<&str>) {
+    let filter = match (
+        tracing_subscriber::EnvFilter::try_from_default_env(),
+        default,
+    ) {
+        (Ok(filter), _) => filter,
+        (Err(_), Some(default)) => tracing_subscriber::EnvFilter::new(default),
+        (Err(_), None) => return,
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init()
+        .ok();
+}
 
 /// Path to sipp, if installed (the benchmarks report its absence as an error).
 pub fn find_sipp() -> Option<PathBuf> {

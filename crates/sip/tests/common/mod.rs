@@ -65,13 +65,7 @@ pub async fn agent(
     domain: &str,
     adjust: impl FnOnce(&mut Config),
 ) -> (UserAgent, UnboundedReceiver<Event>) {
-    if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init()
-            .ok();
-    }
+    test_support::test_logs(None);
     let mut config = Config::new("127.0.0.1:0".parse().unwrap(), "alice", domain);
     adjust(&mut config);
     UserAgent::start(config).await.expect("user agent starts")
