@@ -7,7 +7,8 @@
 //! trait object (`rsipstack::platform::net::UdpSocket`, handed to `UdpConnection::from_socket`),
 //! so `SipSocket` wraps the tokio socket: each datagram is looked at before the stack reads it;
 //! an unknown-method request is answered from here ([`not_implemented`], sans-IO) and not passed
-//! on; everything else goes to the stack unchanged. This keeps rsipstack unforked and its parser
+//! on; a datagram whose head holds a lone CR (see `stream::FramingError::BareCr`) is dropped;
+//! everything else goes to the stack unchanged. This keeps rsipstack unforked and its parser
 //! the only one for every message it does understand. Its channel transport
 //! (`transport/channel.rs`) was the other way in, but it takes messages already parsed and
 //! leaves receiving, sending and response routing to the application: we would have rewritten
@@ -56,12 +57,20 @@ impl rsipstack::platform::net::UdpSocket for SipSocket {
     async fn recv_from(&self, buf: &mut [u8]) -> rsipstack::Result<(usize, SocketAddr)> {
         loop {
             let (len, source) = self.socket.recv_from(buf).await?;
-            let Some((answer, destination)) = not_implemented(&buf[..len], source, &self.tags)
-            else {
+            let datagram = &buf[..len];
+            let head = &datagram[..find(datagram, b"\r\n\r\n").unwrap_or(len)];
+            if crate::stream::has_lone_cr(head) {
+                // The stack would parse it and copy the line into its answer, CR and all: a
+                // header of the sender's making for any peer that ends lines at CR. (Logged at
+                // debug: anyone can send datagrams, and a flood of them must not fill the log.)
+                debug!(%source, "SIP datagram with a lone CR in its head: dropped");
+                continue;
+            }
+            let Some((answer, destination)) = not_implemented(datagram, source, &self.tags) else {
                 return Ok((len, source));
             };
             debug!(%source, %destination, "unknown SIP method: answering 501");
-            trace!(request = %String::from_utf8_lossy(&buf[..len]), "unknown-method request");
+            trace!(request = %String::from_utf8_lossy(datagram), "unknown-method request");
             if let Err(e) = self.socket.send_to(&answer, destination).await {
                 warn!(%destination, error = %e, "sending 501 failed");
             }

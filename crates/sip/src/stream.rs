@@ -74,6 +74,14 @@ pub enum FramingError {
     BareCr,
 }
 
+/// Whether `head` holds a carriage return not followed by a line feed (see
+/// [`FramingError::BareCr`]); the UDP socket drops such datagrams too.
+pub(crate) fn has_lone_cr(head: &[u8]) -> bool {
+    head.iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\r' && head.get(i + 1) != Some(&b'\n'))
+}
+
 /// Takes the next frame off the front of `buffer`, or `None` until more bytes arrive. A message
 /// without Content-Length has no body (RFC 3261 §18.3 makes the header mandatory on streams; the
 /// stack reads it the same way).
@@ -98,11 +106,7 @@ pub fn next_frame(buffer: &mut Vec<u8>) -> Result<Option<Frame>, FramingError> {
         };
     };
     let head = &buffer[..head_end];
-    if head
-        .iter()
-        .enumerate()
-        .any(|(i, &b)| b == b'\r' && head.get(i + 1) != Some(&b'\n'))
-    {
+    if has_lone_cr(head) {
         return Err(FramingError::BareCr);
     }
     let body_len = content_length(head)?;

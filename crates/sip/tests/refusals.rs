@@ -169,3 +169,46 @@ async fn unknown_method_gets_501_also_inside_a_call_that_goes_on() {
     );
     expect_sipp_success(sipp, "uac_unknown_method (501 twice, BYE answered 200)").await;
 }
+
+/// A carriage return without its line feed in a request's head is where a header could be
+/// smuggled into our answer (its Call-ID is copied into the response, and a peer that ends lines
+/// at CR would read a header of the caller's making): the datagram is dropped unanswered, as over
+/// TCP, and the next well-formed request on the same socket is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_carriage_return_in_a_udp_request_gets_no_answer_and_the_next_one_does() {
+    let (ua, _events) = agent("127.0.0.1", |_| {}).await;
+    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let smuggling = request("OPTIONS", ua.local_addr(), "text/plain", "").replacen(
+        "@probe\r\n",
+        "@probe\rX-Smuggled: yes\r\n",
+        1,
+    );
+    socket
+        .send_to(smuggling.as_bytes(), ua.local_addr())
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 65_536];
+    if let Ok(got) = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        socket.recv_from(&mut buf),
+    )
+    .await
+    {
+        let (len, _) = got.unwrap();
+        panic!(
+            "a request with a lone CR is not answered: {:?}",
+            String::from_utf8_lossy(&buf[..len])
+        );
+    }
+    let fine = request("OPTIONS", ua.local_addr(), "text/plain", "");
+    socket
+        .send_to(fine.as_bytes(), ua.local_addr())
+        .await
+        .unwrap();
+    let (len, _) = tokio::time::timeout(WAIT, socket.recv_from(&mut buf))
+        .await
+        .expect("the next well-formed OPTIONS is answered")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..len]);
+    assert!(text.starts_with("SIP/2.0 200"), "answered 200: {text}");
+}
