@@ -1368,8 +1368,9 @@ impl Inner {
     }
 
     /// Our TCP connection to `addr`, or TLS one when `tls` gives the trust (opened now when there
-    /// is none), under `key`, the address the stack looks it up by (see [`Self::resolve`]). Over TLS the certificate must be for the name in `addr` (its IP
-    /// address when it names none), sent as SNI.
+    /// is none), under `key`, the address the stack looks it up by (see [`Self::resolve`]).
+    /// Over TLS the certificate must be for the name in `addr` (its IP address when it names
+    /// none), sent as SNI.
     async fn connect_stream(
         &self,
         addr: &SipAddr,
